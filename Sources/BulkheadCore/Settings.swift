@@ -1,0 +1,134 @@
+import BulkheadYAML
+
+/// A netfilter hook Bulkhead can filter in.
+public enum FilterHook: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// Traffic to this host.
+    case input
+    /// Traffic from this host (only zones with `egress: deny` are restricted).
+    case output
+    /// Traffic routed through this host.
+    case forward
+
+    public static func < (a: FilterHook, b: FilterHook) -> Bool {
+        allCases.firstIndex(of: a) ?? 0 < allCases.firstIndex(of: b) ?? 0
+    }
+}
+
+/// What happens to traffic the model does not allow.
+public enum EnforcementPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Drop it.
+    case enforce
+    /// Log it and let it through: for rolling out a model without breaking anything.
+    case audit
+}
+
+/// Per-host settings (`/etc/bulkhead/bulkhead.yaml`); every key is optional and also a command-line flag.
+public struct Settings: Sendable, Hashable {
+    public static let defaultPath = "/etc/bulkhead/bulkhead.yaml"
+    public static let defaultSegments = "/etc/bulkhead/segments"
+
+    public var segments: String = Settings.defaultSegments
+    public var hooks: [FilterHook] = [.input]
+    /// Inbound ports always open, whatever the model says, so a bad model cannot lock out SSH or DHCP.
+    public var failsafe: [PortSpec] = [PortSpec(.tcp, 22...22), PortSpec(.udp, 68...68)]
+    public var policy: EnforcementPolicy = .enforce
+    /// Where the failsafe list was written, for the comment on its rules.
+    public var failsafeOrigin: String = "default"
+
+    public init() {}
+
+    /// The keys a settings file may hold.
+    public static let keys = ["segments", "hooks", "failsafe", "policy"]
+
+    /// Reads a settings file. A missing file is fine when `required` is false (the default path).
+    public static func load(path: String, required: Bool) -> (settings: Settings?, diagnostics: [Diagnostic]) {
+        var info = stat()
+        if stat(path, &info) != 0, errno == ENOENT, !required {
+            return (Settings(), [])
+        }
+        switch SegmentDirectory.readFile(path, limit: 1 << 20) {
+        case .failure(let problem):
+            return (nil, [Diagnostic(.error, at: .whole(path), "cannot read settings: \(problem)")])
+        case .success(let bytes):
+            return parse(bytes, path: path)
+        }
+    }
+
+    /// Interprets settings YAML; relative `segments` paths are taken relative to the settings file.
+    public static func parse(_ bytes: [UInt8], path: String) -> (settings: Settings?, diagnostics: [Diagnostic]) {
+        let sink = DiagnosticSink()
+        let reader = FieldReader(path: path, relativePath: path, sink: sink)
+        var settings = Settings()
+        switch YAMLReader.read(bytes) {
+        case .failure(let problem):
+            sink.error(problem.message, at: SourceLocation(path: path, relativePath: path, mark: problem.mark))
+        case .success(nil):
+            break
+        case .success(let root?):
+            guard root.isNull == false, let fields = reader.fields(of: root, what: "the settings", known: keys) else { break }
+            if let node = fields["segments"]?.value, let text = reader.string(node, what: "segments") {
+                settings.segments = text.hasPrefix("/") ? text : directoryName(path) + "/" + text
+            }
+            if let node = fields["hooks"]?.value {
+                var hooks: [FilterHook] = []
+                for item in reader.list(node, what: "hooks") ?? [] {
+                    guard let text = reader.string(item, what: "a hook") else { continue }
+                    switch parseHook(text) {
+                    case .success(let hook): if !hooks.contains(hook) { hooks.append(hook) }
+                    case .failure(let message): reader.error(message.description, at: item)
+                    }
+                }
+                if hooks.isEmpty, case .sequence(let items) = node.kind, items.isEmpty {
+                    reader.error("hooks must name at least one of input, output, forward", at: node)
+                }
+                settings.hooks = hooks.sorted()
+            }
+            if let node = fields["failsafe"]?.value {
+                var ports: [PortSpec] = []
+                let items: [YAMLNode] = node.isNull ? [] : (reader.list(node, what: "failsafe") ?? [])
+                for item in items {
+                    guard let text = reader.string(item, what: "a port") else { continue }
+                    switch PortSpec.parse(text) {
+                    case .success(let spec) where spec.proto == .icmp:
+                        reader.error("failsafe takes tcp and udp ports; essential ICMP is always allowed", at: item)
+                    case .success(let spec): ports.append(spec)
+                    case .failure(let problem): reader.error(problem.description, at: item)
+                    }
+                }
+                settings.failsafe = ports
+                settings.failsafeOrigin = "\(path):\(node.mark.line)"
+            }
+            if let node = fields["policy"]?.value, let text = reader.string(node, what: "policy") {
+                switch parsePolicy(text) {
+                case .success(let policy): settings.policy = policy
+                case .failure(let message): reader.error(message.description, at: node)
+                }
+            }
+        }
+        let diagnostics = sink.diagnostics.sorted()
+        return (diagnostics.hasErrors ? nil : settings, diagnostics)
+    }
+
+    /// Reads a hook name, explaining the choices when it is not one.
+    public static func parseHook(_ text: String) -> Result<FilterHook, FileReadError> {
+        if let hook = FilterHook(rawValue: text) { return .success(hook) }
+        let names = FilterHook.allCases.map(\.rawValue)
+        return .failure(FileReadError("unknown hook '\(text)' (expected input, output or forward)" + Suggestion.didYouMean(text, among: names)))
+    }
+
+    /// Reads a policy name, explaining the choices when it is not one.
+    public static func parsePolicy(_ text: String) -> Result<EnforcementPolicy, FileReadError> {
+        if let policy = EnforcementPolicy(rawValue: text) { return .success(policy) }
+        return .failure(FileReadError("unknown policy '\(text)' (expected enforce or audit)"
+                                      + Suggestion.didYouMean(text, among: EnforcementPolicy.allCases.map(\.rawValue))))
+    }
+
+    private static func directoryName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

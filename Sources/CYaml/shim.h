@@ -1,0 +1,4 @@
+#ifndef BULKHEAD_CYAML_SHIM_H
+#define BULKHEAD_CYAML_SHIM_H
+#include <yaml.h>
+#endif
