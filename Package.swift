@@ -24,12 +24,12 @@ let package = Package(
         .testTarget(
             name: "BulkheadCoreTests",
             dependencies: ["BulkheadCore", "BulkheadYAML", "BulkheadCLI"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "BulkheadKernelTests",
             dependencies: ["BulkheadCore", "BulkheadCLI"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
     ]
 )
