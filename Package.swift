@@ -21,14 +21,17 @@ let package = Package(
         .target(name: "BulkheadCore", dependencies: ["BulkheadYAML"]),
         .target(name: "BulkheadCLI", dependencies: ["BulkheadCore"]),
         .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
+        // Shared by both test targets: the model's semantics restated independently, and an
+        // in-memory interpreter for ruleset values.
+        .target(name: "BulkheadTestSupport", dependencies: ["BulkheadCore", "BulkheadYAML"], path: "Tests/BulkheadTestSupport"),
         .testTarget(
             name: "BulkheadCoreTests",
-            dependencies: ["BulkheadCore", "BulkheadYAML", "BulkheadCLI"],
+            dependencies: ["BulkheadCore", "BulkheadYAML", "BulkheadCLI", "BulkheadTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "BulkheadKernelTests",
-            dependencies: ["BulkheadCore", "BulkheadCLI"],
+            dependencies: ["BulkheadCore", "BulkheadCLI", "BulkheadTestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,49 +1,8 @@
 import BulkheadCLI
 import BulkheadCore
+import BulkheadTestSupport
 import Foundation
 import Testing
-
-/// What the model says about one connection, worked out directly from the model's documented
-/// semantics (longest prefix wins, world, egress: deny, failsafe) without the compiler, so that
-/// the compiled ruleset is checked against an independent reading of the model.
-struct ModelOracle {
-    let model: Model
-    let failsafeTCP: Set<Int>
-    let hooks: Set<FilterHook>
-
-    /// The zone whose most specific prefix contains `address`, or nil (world only).
-    func zone(of address: String) -> Zone? {
-        guard let ip = IPAddress.parse(address) else { return nil }
-        let single = IPPrefix(address: ip, length: ip.family.bits)
-        var best: (zone: Zone, length: Int)?
-        for zone in model.zones {
-            for prefix in zone.addresses where prefix.contains(single) {
-                if best == nil || prefix.length > best?.length ?? -1 { best = (zone, prefix.length) }
-            }
-        }
-        return best?.zone
-    }
-
-    /// True when some flow allows a TCP connection from the source zone to the destination zone on `port`.
-    func flowAllows(from source: Zone?, to destination: Zone?, port: Int) -> Bool {
-        model.flows.contains { flow in
-            let fromMatches = flow.from.contains(.world) || source.map { flow.from.contains(.zone($0.name)) } ?? false
-            let toMatches = flow.to.contains(.world) || destination.map { flow.to.contains(.zone($0.name)) } ?? false
-            let portMatches = flow.ports.contains { $0.proto == .tcp && $0.ports?.contains(UInt16(port)) == true }
-            return fromMatches && toMatches && portMatches
-        }
-    }
-
-    /// Whether a TCP connection from `source` to `destination` gets through the sender's output
-    /// filter and the receiver's input filter.
-    func connects(from source: String, to destination: String, port: Int) -> Bool {
-        let sourceZone = zone(of: source), destinationZone = zone(of: destination)
-        let allowedByFlow = flowAllows(from: sourceZone, to: destinationZone, port: port)
-        let leaves = !hooks.contains(.output) || sourceZone?.egress != .deny || allowedByFlow
-        let arrives = !hooks.contains(.input) || destinationZone == nil || failsafeTCP.contains(port) || allowedByFlow
-        return leaves && arrives
-    }
-}
 
 /// Runs the CLI in-process and returns what it printed on stdout.
 func runCLI(_ arguments: [String]) throws -> String {
@@ -94,8 +53,15 @@ struct MatrixTests {
 
         let loaded = SegmentLoader.load(directory: Self.segments)
         let model = try #require(loaded.model)
-        let oracle = ModelOracle(model: model, failsafeTCP: [22], hooks: [.input, .output])
-        let mismatches = try runMatrix(lab, expect: { oracle.connects(from: $0, to: $1, port: $2) })
+        let settings = try #require(Settings.load(path: Self.settings, required: true).settings)
+        #expect(settings.hooks == [.input, .output])
+        let oracle = ModelOracle(model: model, settings: settings)
+        // A connection must leave the sender (output hook) and reach the receiver (input hook).
+        let mismatches = try runMatrix(lab, expect: { source, destination, port in
+            guard let source = IPAddress.parse(source), let destination = IPAddress.parse(destination) else { return false }
+            let packet = TestPacket(source: source, destination: destination, kind: .tcp(port: UInt16(port)))
+            return oracle.allows(packet, at: .output) && oracle.allows(packet, at: .input)
+        })
         #expect(mismatches.failures.isEmpty, Comment(rawValue: "\(mismatches.failures.count) of \(mismatches.total) connections disagree with the model:\n"
                 + mismatches.failures.joined(separator: "\n")))
         // Both outcomes must occur, or the matrix proves nothing.
