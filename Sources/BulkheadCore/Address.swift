@@ -32,6 +32,8 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// Parses a dotted-quad IPv4 or an IPv6 address with the C library's `inet_pton`.
     public static func parse(_ text: String) -> IPAddress? {
+        // `inet_pton` sees a C string: an embedded NUL (YAML's "\0") would silently cut the text short.
+        guard !text.utf8.contains(0) else { return nil }
         if text.contains(":") {
             var raw = in6_addr()
             guard inet_pton(AF_INET6, text, &raw) == 1 else { return nil }

@@ -300,14 +300,17 @@ public struct Compiler {
     }
 }
 
-/// Comments as nftables stores them: at most 128 bytes, no double quotes or line breaks (nft has no escapes).
+/// Comments as nftables stores them: at most 128 bytes, no double quotes or control characters (nft has no escapes).
 public enum CommentText {
     /// nft refuses longer comments (NFTNL_UDATA_COMMENT_MAXLEN).
     public static let maximumBytes = 128
 
     /// `text` made safe for an nft comment and cut at a character boundary to fit.
     public static func fit(_ text: String) -> String {
-        let cleaned = String(text.map { $0 == "\"" ? "'" : ($0.isNewline ? " " : $0) })
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
+            if scalar == "\"" { return "'" }
+            return scalar.properties.generalCategory == .control ? " " : scalar
+        }))
         guard cleaned.utf8.count > maximumBytes else { return cleaned }
         var result = ""
         for character in cleaned {

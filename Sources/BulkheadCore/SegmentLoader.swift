@@ -80,6 +80,8 @@ private struct Declarations {
         var ports: [PortSpec]
         var description: String?
         var location: SourceLocation
+        /// False when the flow itself has errors: its zone and service names are still checked, nothing more.
+        var isValid = true
     }
 
     var zones: [ZoneDeclaration] = []
@@ -208,6 +210,8 @@ private struct Declarations {
             valid = false
         case (.some(let service), .some):
             reader.error("flow has both 'service' and 'ports'; keep one", at: service.key)
+            // Still resolve the service, so it is checked and not reported as unused.
+            if let text = service.value.scalarText { flow.service = (text, reader.location(service.value)) }
             valid = false
         case (.some(let service), nil):
             if let text = reader.string(service.value, what: "service") {
@@ -224,7 +228,8 @@ private struct Declarations {
             }
         }
         if let node = fields["description"]?.value { flow.description = reader.string(node, what: "description") }
-        if valid { flows.append(flow) }
+        flow.isValid = valid
+        flows.append(flow)
     }
 
     private func portList(_ node: YAMLNode, reader: FieldReader) -> [PortSpec]? {
@@ -315,6 +320,8 @@ private struct Declarations {
                     valid = false
                 }
             }
+            // A flow with errors of its own has had its references checked; it claims no name.
+            guard declaration.isValid else { continue }
             let name = declaration.name ?? Self.defaultName(from: declaration.from.map(\.text), to: declaration.to.map(\.text))
             if let first = flowByName[name] {
                 let hint = declaration.name == nil ? " (give one of them a 'name:')" : ""
@@ -338,9 +345,13 @@ private struct Declarations {
         return Model(zones: keptZones.map(\.zone), services: keptServices, flows: resolvedFlows)
     }
 
-    /// `<from>-to-<to>`, lists joined with `-`.
+    /// `<from>-to-<to>`, lists joined with `-` (each name once).
     static func defaultName(from: [String], to: [String]) -> String {
-        "\(from.joined(separator: "-"))-to-\(to.joined(separator: "-"))"
+        func joined(_ names: [String]) -> String {
+            var seen: Set<String> = []
+            return names.filter { seen.insert($0).inserted }.joined(separator: "-")
+        }
+        return "\(joined(from))-to-\(joined(to))"
     }
 
     static func unique(_ endpoints: [Endpoint]) -> [Endpoint] {

@@ -67,7 +67,8 @@ public struct Settings: Sendable, Hashable {
         case .success(let root?):
             guard root.isNull == false, let fields = reader.fields(of: root, what: "the settings", known: keys) else { break }
             if let node = fields["segments"]?.value, let text = reader.string(node, what: "segments") {
-                settings.segments = text.hasPrefix("/") ? text : directoryName(path) + "/" + text
+                let directory = directoryName(path)
+                settings.segments = text.hasPrefix("/") ? text : (directory.hasSuffix("/") ? directory : directory + "/") + text
             }
             if let node = fields["hooks"]?.value {
                 var hooks: [FilterHook] = []

@@ -153,6 +153,28 @@ import Testing
         #expect(output.base?.policy == .drop)
     }
 
+    /// Repeated zones in a list do not repeat in the default name; a flow with both service and ports
+    /// is an error but does not also make its service look unused.
+    @Test func defaultNamesAndServiceUse() throws {
+        let result = SegmentLoader.load(sources: [SegmentSource(path: "m.yaml", relativePath: "m.yaml", bytes: Array("""
+        zones:
+          web: {owner: x, addresses: [198.18.0.1]}
+        services:
+          http: [tcp/80]
+        flows:
+          - {from: [web, web], to: web, service: http}
+          - {from: web, to: web, service: http, ports: [tcp/81]}
+        """.utf8))])
+        #expect(result.diagnostics.map(\.description) == ["m.yaml:7:26: error: flow has both 'service' and 'ports'; keep one"])
+        let valid = SegmentLoader.load(sources: [SegmentSource(path: "m.yaml", relativePath: "m.yaml", bytes: Array("""
+        zones:
+          web: {owner: x, addresses: [198.18.0.1]}
+        flows:
+          - {from: [web, web], to: web, ports: [tcp/80]}
+        """.utf8))])
+        #expect(try #require(valid.model).flows.map(\.name) == ["web-to-web"])
+    }
+
     /// Port lists are merged into disjoint ranges, because interval sets refuse overlaps.
     @Test func overlappingPortsAreMerged() throws {
         let result = SegmentLoader.load(sources: [SegmentSource(path: "m.yaml", relativePath: "m.yaml", bytes: Array("""

@@ -116,6 +116,7 @@ final class CapturedConsole: @unchecked Sendable {
 
     @Test func commentsAreMadeSafeAndShort() {
         #expect(CommentText.fit("say \"hi\"\nthere") == "say 'hi' there")
+        #expect(CommentText.fit("team\u{0}x\ty\u{7f}") == "team x y ")
         let long = String(repeating: "é", count: 200)
         let fitted = CommentText.fit(long)
         #expect(fitted.utf8.count <= CommentText.maximumBytes)
