@@ -4,7 +4,9 @@ import PackageDescription
 // Layers, bottom up:
 //   CYaml            libyaml through pkg-config (the only C module below the core)
 //   BulkheadYAML     libyaml events -> plain Swift YAML nodes with source positions
-//   BulkheadCore     model, loader, validation, compiler, ruleset values, renderer (no root, no kernel)
+//   CNftnl           libnftnl + libmnl through pkg-config
+//   BulkheadCore     model, loader, validation, compiler, ruleset values, diff, renderer (no root, no kernel)
+//   BulkheadNetlink  the only code that talks to the kernel: encode, apply, dump and decode over netlink
 //   BulkheadCLI      argument parsing and commands; `bulkhead` main only calls into it
 let package = Package(
     name: "Bulkhead",
@@ -17,9 +19,15 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        .systemLibrary(
+            name: "CNftnl",
+            pkgConfig: "libnftnl",
+            providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
+        ),
         .target(name: "BulkheadYAML", dependencies: ["CYaml"]),
         .target(name: "BulkheadCore", dependencies: ["BulkheadYAML"]),
-        .target(name: "BulkheadCLI", dependencies: ["BulkheadCore"]),
+        .target(name: "BulkheadNetlink", dependencies: ["BulkheadCore", "CNftnl"]),
+        .target(name: "BulkheadCLI", dependencies: ["BulkheadCore", "BulkheadNetlink"]),
         .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
         // Shared by both test targets: the model's semantics restated independently, and an
         // in-memory interpreter for ruleset values.

@@ -33,8 +33,9 @@ enum RenderCommand: Command {
             return ExitCode.failure
         }
         guard let settings = ModelOptions.settings(arguments, console: console) else { return ExitCode.failure }
-        guard let model = ModelOptions.load(settings, console: console).model else { return ExitCode.failure }
-        console.out(TableText.script(Compiler(model: model, settings: settings).compile()))
+        let (model, result) = ModelOptions.load(settings, console: console)
+        guard let model else { return ExitCode.failure }
+        console.out(TableText.script(Compiler(model: model, settings: settings).compile(digest: ModelDigest.of(result.sources))))
         return ExitCode.success
     }
 }

@@ -2,6 +2,8 @@
 public enum ObjectNames {
     public static let tableFamily = TableFamily.inet
     public static let table = "bulkhead"
+    /// The chain whose rule names the model digest.
+    public static let modelChain = "model"
 
     static func fromChain(_ zone: String) -> String { "from.\(zone)" }
     static func toChain(_ zone: String) -> String { "to.\(zone)" }
@@ -45,8 +47,9 @@ public struct Compiler {
         var pairs: [String: [String: [Flow]]] = [:]
     }
 
-    /// The table for this model and these settings.
-    public func compile() -> Table {
+    /// The table for this model and these settings. With a `digest`, the table carries it in the
+    /// comment of the one rule of chain `model` (table comments cannot be updated in place; rules can).
+    public func compile(digest: String? = nil) -> Table {
         var sets: [NamedSet] = []
         var chains: [Chain] = []
         let buckets = bucketFlows()
@@ -154,6 +157,10 @@ public struct Compiler {
                 chains.append(Chain(name: ObjectNames.pairChain(source.name, destination.name),
                                     comment: "flows from \(source.name) to \(destination.name)", rules: flows.flatMap(flowRules)))
             }
+        }
+        if let digest {
+            chains.append(Chain(name: ObjectNames.modelChain, comment: "which model this table enforces (never jumped to)",
+                                rules: [RuleBuilder.verdict(.return, comment: "model \(digest)")]))
         }
         return Table(family: ObjectNames.tableFamily, name: ObjectNames.table,
                      comment: "managed by bulkhead: edit the segment model, not this table", sets: sets, chains: chains)

@@ -2,12 +2,12 @@
 /// kernel's tables into them, so comparing desired and live state is value comparison.
 
 /// An nftables address family.
-public enum TableFamily: String, Sendable, Hashable, CaseIterable {
+public enum TableFamily: String, Sendable, Hashable, Codable, CaseIterable {
     case ip, ip6, inet, arp, bridge, netdev
 }
 
 /// A verdict: what a rule, a chain policy or a verdict-map element decides.
-public enum Verdict: Sendable, Hashable, CustomStringConvertible {
+public enum Verdict: Sendable, Hashable, Codable, CustomStringConvertible {
     case accept, drop, `continue`, `return`
     case jump(String)
     case goto(String)
@@ -22,6 +22,33 @@ public enum Verdict: Sendable, Hashable, CustomStringConvertible {
         case .jump(let chain): return "jump \(chain)"
         case .goto(let chain): return "goto \(chain)"
         }
+    }
+
+    /// Reads nft's words back (`accept`, `jump from.web`).
+    public init?(text: String) {
+        let words = text.split(separator: " ", maxSplits: 1).map(String.init)
+        switch (words.first, words.count) {
+        case ("accept", 1): self = .accept
+        case ("drop", 1): self = .drop
+        case ("continue", 1): self = .continue
+        case ("return", 1): self = .return
+        case ("jump", 2): self = .jump(words[1])
+        case ("goto", 2): self = .goto(words[1])
+        default: return nil
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let verdict = Verdict(text: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a verdict: \(text)"))
+        }
+        self = verdict
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 
     /// The chain a jump or goto leads to.
@@ -45,7 +72,7 @@ public enum Registers {
 }
 
 /// Keys of the `meta` expression that Bulkhead emits or recognises, with their kernel values (enum nft_meta_keys).
-public enum MetaKey: UInt32, Sendable, Hashable {
+public enum MetaKey: UInt32, Sendable, Hashable, Codable {
     case len = 0, protocolKey = 1, priority = 2, mark = 3, iif = 4, oif = 5, iifname = 6, oifname = 7
     case iiftype = 8, oiftype = 9, skuid = 10, skgid = 11, nftrace = 12, rtclassid = 13, secmark = 14
     case nfproto = 15, l4proto = 16
@@ -75,7 +102,7 @@ public enum MetaKey: UInt32, Sendable, Hashable {
 }
 
 /// Keys of the `ct` expression (enum nft_ct_keys) that Bulkhead emits or recognises.
-public enum ConntrackKey: UInt32, Sendable, Hashable {
+public enum ConntrackKey: UInt32, Sendable, Hashable, Codable {
     case state = 0, direction = 1, status = 2, mark = 3
 
     /// The word nft uses.
@@ -90,7 +117,7 @@ public enum ConntrackKey: UInt32, Sendable, Hashable {
 }
 
 /// Where a payload expression reads (enum nft_payload_bases).
-public enum PayloadBase: UInt32, Sendable, Hashable {
+public enum PayloadBase: UInt32, Sendable, Hashable, Codable {
     case link = 0, network = 1, transport = 2, inner = 3
 
     /// The words `nft --debug=netlink` uses.
@@ -105,7 +132,7 @@ public enum PayloadBase: UInt32, Sendable, Hashable {
 }
 
 /// Comparison operators of the `cmp` expression (enum nft_cmp_ops).
-public enum CmpOp: UInt32, Sendable, Hashable {
+public enum CmpOp: UInt32, Sendable, Hashable, Codable {
     case eq = 0, neq = 1, lt = 2, lte = 3, gt = 4, gte = 5
 
     /// The word `nft --debug=netlink` uses.
@@ -123,7 +150,7 @@ public enum CmpOp: UInt32, Sendable, Hashable {
 
 /// One bytecode expression of a rule, mirroring the kernel's expression types one to one.
 /// Byte strings are exactly what goes over netlink (network order for packet data, host order for meta values).
-public enum Expression: Sendable, Hashable {
+public enum Expression: Sendable, Hashable, Codable {
     case meta(key: MetaKey, dreg: Register)
     case ct(key: ConntrackKey, dreg: Register)
     case payload(base: PayloadBase, offset: UInt32, length: UInt32, dreg: Register)
@@ -141,18 +168,30 @@ public enum Expression: Sendable, Hashable {
 }
 
 /// A rule: bytecode plus an optional comment (nftables userdata).
-public struct Rule: Sendable, Hashable {
+public struct Rule: Sendable, Hashable, Codable {
     public var expressions: [Expression]
     public var comment: String?
+    /// The kernel's handle for a rule read back from it; bookkeeping, so it takes no part in equality.
+    public var handle: UInt64?
 
-    public init(_ expressions: [Expression], comment: String? = nil) {
+    public init(_ expressions: [Expression], comment: String? = nil, handle: UInt64? = nil) {
         self.expressions = expressions
         self.comment = comment
+        self.handle = handle
+    }
+
+    public static func == (a: Rule, b: Rule) -> Bool {
+        a.expressions == b.expressions && a.comment == b.comment
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(expressions)
+        hasher.combine(comment)
     }
 }
 
 /// Netfilter hooks a base chain can attach to (values of NF_INET_*).
-public enum ChainHook: UInt32, Sendable, Hashable {
+public enum ChainHook: UInt32, Sendable, Hashable, Codable {
     case prerouting = 0, input = 1, forward = 2, output = 3, postrouting = 4, ingress = 5
 
     /// The word nft uses.
@@ -169,7 +208,7 @@ public enum ChainHook: UInt32, Sendable, Hashable {
 }
 
 /// What makes a chain a base chain: its hook, type, priority and policy.
-public struct BaseChainSpec: Sendable, Hashable {
+public struct BaseChainSpec: Sendable, Hashable, Codable {
     public var type: String
     public var hook: ChainHook
     public var priority: Int32
@@ -184,7 +223,7 @@ public struct BaseChainSpec: Sendable, Hashable {
 }
 
 /// A chain and its rules in order.
-public struct Chain: Sendable, Hashable {
+public struct Chain: Sendable, Hashable, Codable {
     public var name: String
     public var base: BaseChainSpec?
     public var comment: String?
@@ -198,13 +237,35 @@ public struct Chain: Sendable, Hashable {
     }
 }
 
-/// The data types Bulkhead's sets use as keys, with nft's type ids (enum datatypes in nft's datatype.h).
-public enum SetKeyType: String, Sendable, Hashable {
-    case ipv4Address = "ipv4_addr"
-    case ipv6Address = "ipv6_addr"
-    case inetService = "inet_service"
-    case icmpType = "icmp_type"
-    case icmpv6Type = "icmpv6_type"
+/// Key types of sets, with nft's type ids (enum datatypes in nft's datatype.h). Sets Bulkhead
+/// does not create (found in a live table) keep their raw id and length.
+public enum SetKeyType: Sendable, Hashable, Codable {
+    case ipv4Address, ipv6Address, inetService, icmpType, icmpv6Type
+    case other(typeID: UInt32, length: Int)
+
+    /// The key type for nft's numeric id and key length.
+    public init(typeID: UInt32, length: Int) {
+        switch (typeID, length) {
+        case (7, 4): self = .ipv4Address
+        case (8, 16): self = .ipv6Address
+        case (13, 2): self = .inetService
+        case (14, 1): self = .icmpType
+        case (29, 1): self = .icmpv6Type
+        default: self = .other(typeID: typeID, length: length)
+        }
+    }
+
+    /// nft's name for the type, as in `type ipv4_addr`.
+    public var name: String {
+        switch self {
+        case .ipv4Address: return "ipv4_addr"
+        case .ipv6Address: return "ipv6_addr"
+        case .inetService: return "inet_service"
+        case .icmpType: return "icmp_type"
+        case .icmpv6Type: return "icmpv6_type"
+        case .other(let typeID, let length): return "type-\(typeID)/\(length)"
+        }
+    }
 
     /// nft's numeric type id, stored in the set's key type attribute.
     public var typeID: UInt32 {
@@ -214,6 +275,7 @@ public enum SetKeyType: String, Sendable, Hashable {
         case .inetService: return 13
         case .icmpType: return 14
         case .icmpv6Type: return 29
+        case .other(let typeID, _): return typeID
         }
     }
 
@@ -224,12 +286,13 @@ public enum SetKeyType: String, Sendable, Hashable {
         case .ipv6Address: return 16
         case .inetService: return 2
         case .icmpType, .icmpv6Type: return 1
+        case .other(_, let length): return length
         }
     }
 }
 
 /// One element of a set or map: a key or an inclusive key range, and for verdict maps a verdict.
-public struct SetElement: Sendable, Hashable, Comparable {
+public struct SetElement: Sendable, Hashable, Comparable, Codable {
     /// First key, network order.
     public var key: [UInt8]
     /// Last key (inclusive) for ranges in interval sets; nil for a single key.
@@ -242,6 +305,34 @@ public struct SetElement: Sendable, Hashable, Comparable {
         self.verdict = verdict
     }
 
+    private enum CodingKeys: String, CodingKey { case key, end, verdict }
+
+    /// Keys travel as hex strings: compact and readable in state files.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func bytes(_ text: String) throws -> [UInt8] {
+            let digits = Array(text.utf8)
+            guard digits.count % 2 == 0 else { throw DecodingError.dataCorruptedError(forKey: .key, in: container, debugDescription: "odd hex") }
+            return try stride(from: 0, to: digits.count, by: 2).map { index in
+                guard let byte = UInt8(String(decoding: digits[index...(index + 1)], as: UTF8.self), radix: 16) else {
+                    throw DecodingError.dataCorruptedError(forKey: .key, in: container, debugDescription: "not hex: \(text)")
+                }
+                return byte
+            }
+        }
+        let key = try bytes(try container.decode(String.self, forKey: .key))
+        let end = try container.decodeIfPresent(String.self, forKey: .end).map(bytes)
+        self.init(key: key, keyEnd: end, verdict: try container.decodeIfPresent(Verdict.self, forKey: .verdict))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+        try container.encode(hex(key), forKey: .key)
+        try container.encodeIfPresent(keyEnd.map(hex), forKey: .end)
+        try container.encodeIfPresent(verdict, forKey: .verdict)
+    }
+
     public static func < (a: SetElement, b: SetElement) -> Bool {
         a.key.lexicographicallyPrecedes(b.key)
             || (a.key == b.key && (a.keyEnd ?? a.key).lexicographicallyPrecedes(b.keyEnd ?? b.key))
@@ -249,7 +340,7 @@ public struct SetElement: Sendable, Hashable, Comparable {
 }
 
 /// A named set, or a verdict map when `isVerdictMap` is set.
-public struct NamedSet: Sendable, Hashable {
+public struct NamedSet: Sendable, Hashable, Codable {
     public var name: String
     public var keyType: SetKeyType
     public var isInterval: Bool
@@ -270,16 +361,20 @@ public struct NamedSet: Sendable, Hashable {
 }
 
 /// A table with its sets and chains, in creation order.
-public struct Table: Sendable, Hashable {
+public struct Table: Sendable, Hashable, Codable {
     public var family: TableFamily
     public var name: String
+    /// NFT_TABLE_F_* bits; the netlink layer sets ownership flags, the compiler leaves them 0.
+    public var flags: UInt32 = 0
     public var comment: String?
     public var sets: [NamedSet]
     public var chains: [Chain]
 
-    public init(family: TableFamily, name: String, comment: String? = nil, sets: [NamedSet] = [], chains: [Chain] = []) {
+    public init(family: TableFamily, name: String, flags: UInt32 = 0, comment: String? = nil,
+                sets: [NamedSet] = [], chains: [Chain] = []) {
         self.family = family
         self.name = name
+        self.flags = flags
         self.comment = comment
         self.sets = sets
         self.chains = chains

@@ -26,6 +26,7 @@ public enum EnforcementPolicy: String, Sendable, Hashable, CaseIterable {
 public struct Settings: Sendable, Hashable {
     public static let defaultPath = "/etc/bulkhead/bulkhead.yaml"
     public static let defaultSegments = "/etc/bulkhead/segments"
+    public static let defaultState = "/var/lib/bulkhead"
 
     public var segments: String = Settings.defaultSegments
     public var hooks: [FilterHook] = [.input]
@@ -34,11 +35,16 @@ public struct Settings: Sendable, Hashable {
     public var policy: EnforcementPolicy = .enforce
     /// Where the failsafe list was written, for the comment on its rules.
     public var failsafeOrigin: String = "default"
+    /// Where `apply` records what it applied (and `drift` compares with).
+    public var state: String = Settings.defaultState
+    /// Create the table owned (NFT_TABLE_F_OWNER) and persistent (NFT_TABLE_F_PERSIST): while the daemon
+    /// holds it nobody else can change it, and it survives the daemon's exit.
+    public var lock: Bool = true
 
     public init() {}
 
     /// The keys a settings file may hold.
-    public static let keys = ["segments", "hooks", "failsafe", "policy"]
+    public static let keys = ["segments", "hooks", "failsafe", "policy", "state", "lock"]
 
     /// Reads a settings file. A missing file is fine when `required` is false (the default path).
     public static func load(path: String, required: Bool) -> (settings: Settings?, diagnostics: [Diagnostic]) {
@@ -99,6 +105,15 @@ public struct Settings: Sendable, Hashable {
                 settings.failsafe = ports
                 settings.failsafeOrigin = "\(path):\(node.mark.line)"
             }
+            if let node = fields["state"]?.value, let text = reader.string(node, what: "state") {
+                settings.state = text.hasPrefix("/") ? text : directoryName(path) + "/" + text
+            }
+            if let node = fields["lock"]?.value {
+                switch node.scalarText.flatMap(parseBoolean) {
+                case let value?: settings.lock = value
+                case nil: reader.error("lock must be true or false", at: node)
+                }
+            }
             if let node = fields["policy"]?.value, let text = reader.string(node, what: "policy") {
                 switch parsePolicy(text) {
                 case .success(let policy): settings.policy = policy
@@ -108,6 +123,15 @@ public struct Settings: Sendable, Hashable {
         }
         let diagnostics = sink.diagnostics.sorted()
         return (diagnostics.hasErrors ? nil : settings, diagnostics)
+    }
+
+    /// YAML's usual spellings of a boolean.
+    public static func parseBoolean(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: return nil
+        }
     }
 
     /// Reads a hook name, explaining the choices when it is not one.

@@ -30,7 +30,7 @@ public enum TableText {
     /// A set or map block.
     public static func describe(_ set: NamedSet) -> [String] {
         var lines = ["\(set.isVerdictMap ? "map" : "set") \(set.name) {"]
-        lines.append("\ttype \(set.keyType.rawValue)\(set.isVerdictMap ? " : verdict" : "")")
+        lines.append("\ttype \(set.keyType.name)\(set.isVerdictMap ? " : verdict" : "")")
         if set.isInterval { lines.append("\tflags interval") }
         if let comment = set.comment { lines.append("\tcomment \"\(comment)\"") }
         if !set.elements.isEmpty {
@@ -82,6 +82,7 @@ public enum TableText {
         case .inetService: return bytes.count == 2 ? "\(UInt16(bytes[0]) << 8 | UInt16(bytes[1]))" : "?"
         case .icmpType: return bytes.count == 1 ? RuleText.icmpTypeName(bytes[0], .ipv4) : "?"
         case .icmpv6Type: return bytes.count == 1 ? RuleText.icmpTypeName(bytes[0], .ipv6) : "?"
+        case .other: return "0x" + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         }
     }
 
@@ -102,5 +103,12 @@ public enum TableText {
         case 50: return "security"
         default: return "\(priority)"
         }
+    }
+}
+
+extension String {
+    /// The string with zeros in front up to `width` characters.
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `apply` did.
+public struct ApplyOutcome: Sendable {
+    /// The plan that was committed (empty when the table already matched).
+    public var plan: TransactionPlan
+    /// Objects that differed before the apply, object by object.
+    public var changes: [RulesetChange]
+    public var commit: CommitResult?
+    /// Commits refused because the ruleset moved underneath (ERESTART) before one went through.
+    public var retries: Int
+    /// The table as it stands after the apply, for the state record.
+    public var applied: Table
+}
+
+/// Makes the live table equal a desired one: read, diff, plan, commit with the generation read,
+/// and on ERESTART (someone committed in between) read and plan again, a bounded number of times.
+public struct Reconciler {
+    public let backend: RulesetBackend
+    public let lock: Bool
+
+    /// Linux's ERESTART, the kernel's answer to a batch whose generation is stale.
+    public static let ERESTART: Int32 = 85
+    public static let maximumAttempts = 5
+
+    public init(backend: RulesetBackend, lock: Bool) {
+        self.backend = backend
+        self.lock = lock
+    }
+
+    /// NFT_TABLE_F_PERSIST and NFT_TABLE_F_OWNER.
+    public static let persistFlag: UInt32 = 0x4
+    public static let ownerFlag: UInt32 = 0x2
+
+    /// The desired table with the flags the lock setting asks for.
+    public func desired(_ table: Table) -> Table {
+        var table = table
+        table.flags = lock ? Self.persistFlag : 0
+        return table
+    }
+
+    /// What `apply` would do now.
+    public func plan(_ table: Table) throws -> (live: LiveState, plan: TransactionPlan, changes: [RulesetChange]) {
+        let desired = desired(table)
+        let live = try backend.read(attempts: 10)
+        let plan = TransactionPlan.make(desired: desired, live: live.table, ownerFlag: lock ? Self.ownerFlag : 0)
+        return (live, plan, RulesetDiff.changes(expected: desired, live: live.table))
+    }
+
+    /// Applies `table` in one transaction per attempt.
+    public func apply(_ table: Table) throws -> ApplyOutcome {
+        var retries = 0
+        while true {
+            let (live, plan, changes) = try self.plan(table)
+            if plan.isEmpty {
+                return ApplyOutcome(plan: plan, changes: [], commit: nil, retries: retries, applied: desired(table))
+            }
+            do {
+                let commit = try backend.commit(plan.operations, generation: live.generation)
+                return ApplyOutcome(plan: plan, changes: changes, commit: commit, retries: retries, applied: desired(table))
+            } catch let error as NetlinkError where error.errno == Self.ERESTART && retries + 1 < Self.maximumAttempts {
+                retries += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+/// One step of a transaction, in the order the kernel must see it.
+public enum RulesetOperation: Sendable, Hashable {
+    /// Create the table (or, for an existing one, update its flags and comment).
+    case addTable(Table)
+    case deleteTable(family: TableFamily, name: String)
+    /// Create a chain without rules (rules follow as `addRule`); for an existing base chain, updates its policy.
+    case addChain(Chain)
+    case flushChain(String)
+    case deleteChain(String)
+    /// Create a set without elements (they follow as `addElements`).
+    case addSet(NamedSet)
+    case deleteSet(String)
+    /// Add these elements to the existing set (the value names the set and carries only the elements to add).
+    case addElements(NamedSet)
+    /// Remove these elements from the set.
+    case deleteElements(NamedSet)
+    case addRule(chain: String, Rule)
+}
+
+/// The operations that turn the live table into the desired one, in one transaction.
+public struct TransactionPlan: Sendable, Hashable {
+    public var operations: [RulesetOperation]
+    /// True when the plan deletes and recreates the whole table (still one transaction).
+    public var isFullReplace: Bool
+
+    public var isEmpty: Bool { operations.isEmpty }
+
+    /// Plans the smallest transaction: element changes touch only elements, a chain is rebuilt
+    /// only when its rules differ, and anything that cannot be changed in place (a set's type or
+    /// flags, a chain's hook or priority, comments) falls back to replacing the table, atomically.
+    ///
+    /// `ownerFlag` (NFT_TABLE_F_OWNER, or 0) is added to the table's flags in every non-empty plan: creating
+    /// the table owned, or re-claiming an orphaned persistent one, before anything else in the transaction.
+    public static func make(desired: Table, live: Table?, ownerFlag: UInt32 = 0) -> TransactionPlan {
+        var owned = header(desired)
+        owned.flags |= ownerFlag
+        guard let live else { return TransactionPlan(operations: create(desired, header: owned), isFullReplace: false) }
+        if needsReplace(desired: desired, live: live) {
+            return TransactionPlan(operations: [.deleteTable(family: desired.family, name: desired.name)] + create(desired, header: owned),
+                                   isFullReplace: true)
+        }
+        var operations: [RulesetOperation] = []
+        let liveChains = Dictionary(live.chains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let desiredChains = Set(desired.chains.map(\.name))
+        let liveSets = Dictionary(live.sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let desiredSets = Set(desired.sets.map(\.name))
+
+        // New chains first: rules and map elements may jump to them.
+        for chain in desired.chains where liveChains[chain.name] == nil {
+            operations.append(.addChain(Chain(name: chain.name, base: chain.base, comment: chain.comment)))
+        }
+        for set in desired.sets {
+            guard let existing = liveSets[set.name] else {
+                operations += createSet(set)
+                continue
+            }
+            let liveByKey = Dictionary(existing.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
+            let desiredByKey = Dictionary(set.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
+            let stale = existing.elements.filter { desiredByKey[$0.rangeKey] != $0 }
+            let missing = set.elements.filter { liveByKey[$0.rangeKey] != $0 }
+            if !stale.isEmpty { operations.append(.deleteElements(set.with(elements: stale))) }
+            if !missing.isEmpty { operations.append(.addElements(set.with(elements: missing))) }
+        }
+        for chain in desired.chains {
+            guard let existing = liveChains[chain.name] else {
+                operations += chain.rules.map { .addRule(chain: chain.name, $0) }
+                continue
+            }
+            if existing.base?.policy != chain.base?.policy {
+                operations.append(.addChain(Chain(name: chain.name, base: chain.base, comment: chain.comment)))
+            }
+            if existing.rules != chain.rules {
+                operations.append(.flushChain(chain.name))
+                operations += chain.rules.map { .addRule(chain: chain.name, $0) }
+            }
+        }
+        // Chains and sets that are no longer wanted go last, once nothing refers to them.
+        let obsoleteChains = live.chains.filter { !desiredChains.contains($0.name) }
+        for chain in obsoleteChains where !chain.rules.isEmpty { operations.append(.flushChain(chain.name)) }
+        for chain in obsoleteChains { operations.append(.deleteChain(chain.name)) }
+        for set in live.sets where !desiredSets.contains(set.name) { operations.append(.deleteSet(set.name)) }
+        if ownerFlag != 0, !operations.isEmpty { operations.insert(.addTable(owned), at: 0) }
+        return TransactionPlan(operations: operations, isFullReplace: false)
+    }
+
+    /// Operations that create `table` from nothing, starting with `header` (the table's own attributes).
+    static func create(_ table: Table, header: Table) -> [RulesetOperation] {
+        var operations: [RulesetOperation] = [.addTable(header)]
+        operations += table.chains.map { .addChain(Chain(name: $0.name, base: $0.base, comment: $0.comment)) }
+        operations += table.sets.flatMap(createSet)
+        for chain in table.chains { operations += chain.rules.map { .addRule(chain: chain.name, $0) } }
+        return operations
+    }
+
+    static func createSet(_ set: NamedSet) -> [RulesetOperation] {
+        [.addSet(set.with(elements: []))] + (set.elements.isEmpty ? [] : [.addElements(set)])
+    }
+
+    static func header(_ table: Table) -> Table {
+        Table(family: table.family, name: table.name, flags: table.flags, comment: table.comment)
+    }
+
+    /// Differences the kernel cannot apply in place: table flags (persist is fixed at creation) and
+    /// comments (the kernel ignores updates to them), set definitions, base chain hooks.
+    static func needsReplace(desired: Table, live: Table) -> Bool {
+        if desired.flags != live.flags || desired.comment != live.comment { return true }
+        let liveSets = Dictionary(live.sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for set in desired.sets {
+            if let existing = liveSets[set.name], !existing.hasSameDefinition(as: set) { return true }
+        }
+        let liveChains = Dictionary(live.chains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for chain in desired.chains {
+            guard let existing = liveChains[chain.name] else { continue }
+            if existing.comment != chain.comment || (existing.base == nil) != (chain.base == nil)
+                || existing.base?.hook != chain.base?.hook || existing.base?.priority != chain.base?.priority
+                || existing.base?.type != chain.base?.type {
+                return true
+            }
+        }
+        return false
+    }
+}
+
+extension NamedSet {
+    /// The same set definition holding `elements`.
+    public func with(elements: [SetElement]) -> NamedSet {
+        var copy = self
+        copy.elements = elements.sorted()
+        return copy
+    }
+}

@@ -1,0 +1,162 @@
+import CNftnl
+
+/// Kernel and library constants, converted once from what Swift imports. C names are kept so grep finds them.
+enum K {
+    // Netlink message flags (linux/netlink.h).
+    static let NLM_F_REQUEST = UInt16(CNftnl.NLM_F_REQUEST)
+    static let NLM_F_ACK = UInt16(CNftnl.NLM_F_ACK)
+    static let NLM_F_DUMP = UInt16(CNftnl.NLM_F_DUMP)
+    static let NLM_F_CREATE = UInt16(CNftnl.NLM_F_CREATE)
+    static let NLM_F_APPEND = UInt16(CNftnl.NLM_F_APPEND)
+    static let NLM_F_EXCL = UInt16(CNftnl.NLM_F_EXCL)
+    static let NLMSG_ERROR = UInt16(CNftnl.NLMSG_ERROR)
+    static let NLMSG_DONE = UInt16(CNftnl.NLMSG_DONE)
+
+    static let NETLINK_NETFILTER = Int32(CNftnl.NETLINK_NETFILTER)
+    static let NFNLGRP_NFTABLES = UInt32(CNftnl.NFNLGRP_NFTABLES.rawValue)
+    static let NFNL_SUBSYS_NFTABLES = UInt32(CNftnl.NFNL_SUBSYS_NFTABLES)
+    static let NFNL_BATCH_GENID = UInt16(CNftnl.NFNL_BATCH_GENID.rawValue)
+
+    // Message types (enum nf_tables_msg_types).
+    static let NFT_MSG_NEWTABLE = UInt16(CNftnl.NFT_MSG_NEWTABLE.rawValue)
+    static let NFT_MSG_GETTABLE = UInt16(CNftnl.NFT_MSG_GETTABLE.rawValue)
+    static let NFT_MSG_DELTABLE = UInt16(CNftnl.NFT_MSG_DELTABLE.rawValue)
+    static let NFT_MSG_NEWCHAIN = UInt16(CNftnl.NFT_MSG_NEWCHAIN.rawValue)
+    static let NFT_MSG_GETCHAIN = UInt16(CNftnl.NFT_MSG_GETCHAIN.rawValue)
+    static let NFT_MSG_DELCHAIN = UInt16(CNftnl.NFT_MSG_DELCHAIN.rawValue)
+    static let NFT_MSG_NEWRULE = UInt16(CNftnl.NFT_MSG_NEWRULE.rawValue)
+    static let NFT_MSG_GETRULE = UInt16(CNftnl.NFT_MSG_GETRULE.rawValue)
+    static let NFT_MSG_DELRULE = UInt16(CNftnl.NFT_MSG_DELRULE.rawValue)
+    static let NFT_MSG_NEWSET = UInt16(CNftnl.NFT_MSG_NEWSET.rawValue)
+    static let NFT_MSG_GETSET = UInt16(CNftnl.NFT_MSG_GETSET.rawValue)
+    static let NFT_MSG_DELSET = UInt16(CNftnl.NFT_MSG_DELSET.rawValue)
+    static let NFT_MSG_NEWSETELEM = UInt16(CNftnl.NFT_MSG_NEWSETELEM.rawValue)
+    static let NFT_MSG_GETSETELEM = UInt16(CNftnl.NFT_MSG_GETSETELEM.rawValue)
+    static let NFT_MSG_DELSETELEM = UInt16(CNftnl.NFT_MSG_DELSETELEM.rawValue)
+    static let NFT_MSG_NEWGEN = UInt16(CNftnl.NFT_MSG_NEWGEN.rawValue)
+    static let NFT_MSG_GETGEN = UInt16(CNftnl.NFT_MSG_GETGEN.rawValue)
+
+    // Address families (NFPROTO_*).
+    static let NFPROTO_UNSPEC = UInt16(CNftnl.NFPROTO_UNSPEC)
+    static let NFPROTO_INET = UInt16(CNftnl.NFPROTO_INET)
+    static let NFPROTO_IPV4 = UInt16(CNftnl.NFPROTO_IPV4)
+    static let NFPROTO_IPV6 = UInt16(CNftnl.NFPROTO_IPV6)
+    static let NFPROTO_ARP = UInt16(CNftnl.NFPROTO_ARP)
+    static let NFPROTO_BRIDGE = UInt16(CNftnl.NFPROTO_BRIDGE)
+    static let NFPROTO_NETDEV = UInt16(CNftnl.NFPROTO_NETDEV)
+
+    // Table flags; PERSIST (kernel 6.9) is newer than Debian's headers.
+    static let NFT_TABLE_F_OWNER = UInt32(CNftnl.NFT_TABLE_F_OWNER.rawValue)
+    static let NFT_TABLE_F_PERSIST: UInt32 = 0x4
+
+    // Set flags and element flags.
+    static let NFT_SET_ANONYMOUS = UInt32(CNftnl.NFT_SET_ANONYMOUS.rawValue)
+    static let NFT_SET_CONSTANT = UInt32(CNftnl.NFT_SET_CONSTANT.rawValue)
+    static let NFT_SET_INTERVAL = UInt32(CNftnl.NFT_SET_INTERVAL.rawValue)
+    static let NFT_SET_MAP = UInt32(CNftnl.NFT_SET_MAP.rawValue)
+    static let NFT_SET_ELEM_INTERVAL_END = UInt32(CNftnl.NFT_SET_ELEM_INTERVAL_END.rawValue)
+    static let NFT_DATA_VERDICT = UInt32(CNftnl.NFT_DATA_VERDICT.rawValue)
+    static let NFT_LOOKUP_F_INV = UInt32(CNftnl.NFT_LOOKUP_F_INV.rawValue)
+
+    // Verdicts (NF_* and enum nft_verdicts).
+    static let NF_DROP = Int32(CNftnl.NF_DROP)
+    static let NF_ACCEPT = Int32(CNftnl.NF_ACCEPT)
+    static let NFT_CONTINUE = Int32(CNftnl.NFT_CONTINUE.rawValue)
+    static let NFT_RETURN = Int32(CNftnl.NFT_RETURN.rawValue)
+    static let NFT_JUMP = Int32(CNftnl.NFT_JUMP.rawValue)
+    static let NFT_GOTO = Int32(CNftnl.NFT_GOTO.rawValue)
+
+    // libnftnl attribute ids.
+    static let TABLE_NAME = UInt16(NFTNL_TABLE_NAME.rawValue)
+    static let TABLE_FAMILY = UInt16(NFTNL_TABLE_FAMILY.rawValue)
+    static let TABLE_FLAGS = UInt16(NFTNL_TABLE_FLAGS.rawValue)
+    static let TABLE_USERDATA = UInt16(NFTNL_TABLE_USERDATA.rawValue)
+    static let TABLE_OWNER = UInt16(NFTNL_TABLE_OWNER.rawValue)
+    static let TABLE_HANDLE = UInt16(NFTNL_TABLE_HANDLE.rawValue)
+
+    static let CHAIN_NAME = UInt16(NFTNL_CHAIN_NAME.rawValue)
+    static let CHAIN_FAMILY = UInt16(NFTNL_CHAIN_FAMILY.rawValue)
+    static let CHAIN_TABLE = UInt16(NFTNL_CHAIN_TABLE.rawValue)
+    static let CHAIN_HOOKNUM = UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)
+    static let CHAIN_PRIO = UInt16(NFTNL_CHAIN_PRIO.rawValue)
+    static let CHAIN_POLICY = UInt16(NFTNL_CHAIN_POLICY.rawValue)
+    static let CHAIN_TYPE = UInt16(NFTNL_CHAIN_TYPE.rawValue)
+    static let CHAIN_USERDATA = UInt16(NFTNL_CHAIN_USERDATA.rawValue)
+
+    static let RULE_FAMILY = UInt16(NFTNL_RULE_FAMILY.rawValue)
+    static let RULE_TABLE = UInt16(NFTNL_RULE_TABLE.rawValue)
+    static let RULE_CHAIN = UInt16(NFTNL_RULE_CHAIN.rawValue)
+    static let RULE_HANDLE = UInt16(NFTNL_RULE_HANDLE.rawValue)
+    static let RULE_USERDATA = UInt16(NFTNL_RULE_USERDATA.rawValue)
+
+    static let SET_TABLE = UInt16(NFTNL_SET_TABLE.rawValue)
+    static let SET_NAME = UInt16(NFTNL_SET_NAME.rawValue)
+    static let SET_FAMILY = UInt16(NFTNL_SET_FAMILY.rawValue)
+    static let SET_FLAGS = UInt16(NFTNL_SET_FLAGS.rawValue)
+    static let SET_KEY_TYPE = UInt16(NFTNL_SET_KEY_TYPE.rawValue)
+    static let SET_KEY_LEN = UInt16(NFTNL_SET_KEY_LEN.rawValue)
+    static let SET_DATA_TYPE = UInt16(NFTNL_SET_DATA_TYPE.rawValue)
+    static let SET_DATA_LEN = UInt16(NFTNL_SET_DATA_LEN.rawValue)
+    static let SET_ID = UInt16(NFTNL_SET_ID.rawValue)
+    static let SET_USERDATA = UInt16(NFTNL_SET_USERDATA.rawValue)
+
+    static let SET_ELEM_FLAGS = UInt16(NFTNL_SET_ELEM_FLAGS)
+    static let SET_ELEM_KEY = UInt16(NFTNL_SET_ELEM_KEY)
+    static let SET_ELEM_KEY_END = UInt16(NFTNL_SET_ELEM_KEY_END)
+    static let SET_ELEM_VERDICT = UInt16(NFTNL_SET_ELEM_VERDICT)
+    static let SET_ELEM_CHAIN = UInt16(NFTNL_SET_ELEM_CHAIN)
+    static let SET_ELEM_USERDATA = UInt16(NFTNL_SET_ELEM_USERDATA)
+
+    static let GEN_ID = UInt16(NFTNL_GEN_ID)
+
+    static let EXPR_NAME = UInt16(NFTNL_EXPR_NAME)
+    static let META_KEY = UInt16(NFTNL_EXPR_META_KEY)
+    static let META_DREG = UInt16(NFTNL_EXPR_META_DREG)
+    static let META_SREG = UInt16(NFTNL_EXPR_META_SREG)
+    static let CT_KEY = UInt16(NFTNL_EXPR_CT_KEY)
+    static let CT_DREG = UInt16(NFTNL_EXPR_CT_DREG)
+    static let CT_DIR = UInt16(NFTNL_EXPR_CT_DIR)
+    static let CT_SREG = UInt16(NFTNL_EXPR_CT_SREG)
+    static let PAYLOAD_DREG = UInt16(NFTNL_EXPR_PAYLOAD_DREG)
+    static let PAYLOAD_BASE = UInt16(NFTNL_EXPR_PAYLOAD_BASE)
+    static let PAYLOAD_OFFSET = UInt16(NFTNL_EXPR_PAYLOAD_OFFSET)
+    static let PAYLOAD_LEN = UInt16(NFTNL_EXPR_PAYLOAD_LEN)
+    static let PAYLOAD_SREG = UInt16(NFTNL_EXPR_PAYLOAD_SREG)
+    static let CMP_SREG = UInt16(NFTNL_EXPR_CMP_SREG)
+    static let CMP_OP = UInt16(NFTNL_EXPR_CMP_OP)
+    static let CMP_DATA = UInt16(NFTNL_EXPR_CMP_DATA)
+    static let BITWISE_SREG = UInt16(NFTNL_EXPR_BITWISE_SREG)
+    static let BITWISE_DREG = UInt16(NFTNL_EXPR_BITWISE_DREG)
+    static let BITWISE_LEN = UInt16(NFTNL_EXPR_BITWISE_LEN)
+    static let BITWISE_MASK = UInt16(NFTNL_EXPR_BITWISE_MASK)
+    static let BITWISE_XOR = UInt16(NFTNL_EXPR_BITWISE_XOR)
+    static let BITWISE_OP = UInt16(NFTNL_EXPR_BITWISE_OP)
+    static let LOOKUP_SREG = UInt16(NFTNL_EXPR_LOOKUP_SREG)
+    static let LOOKUP_DREG = UInt16(NFTNL_EXPR_LOOKUP_DREG)
+    static let LOOKUP_SET = UInt16(NFTNL_EXPR_LOOKUP_SET)
+    static let LOOKUP_FLAGS = UInt16(NFTNL_EXPR_LOOKUP_FLAGS)
+    static let LOOKUP_SET_ID = UInt16(NFTNL_EXPR_LOOKUP_SET_ID)
+    static let IMM_DREG = UInt16(NFTNL_EXPR_IMM_DREG)
+    static let IMM_VERDICT = UInt16(NFTNL_EXPR_IMM_VERDICT)
+    static let IMM_CHAIN = UInt16(NFTNL_EXPR_IMM_CHAIN)
+    static let IMM_DATA = UInt16(NFTNL_EXPR_IMM_DATA)
+    static let LOG_PREFIX = UInt16(NFTNL_EXPR_LOG_PREFIX)
+    static let LOG_GROUP = UInt16(NFTNL_EXPR_LOG_GROUP)
+    static let LOG_SNAPLEN = UInt16(NFTNL_EXPR_LOG_SNAPLEN)
+    static let LOG_QTHRESHOLD = UInt16(NFTNL_EXPR_LOG_QTHRESHOLD)
+    static let LOG_LEVEL = UInt16(NFTNL_EXPR_LOG_LEVEL)
+    static let LOG_FLAGS = UInt16(NFTNL_EXPR_LOG_FLAGS)
+
+    static let UDATA_TABLE_COMMENT = UInt8(NFTNL_UDATA_TABLE_COMMENT.rawValue)
+    static let UDATA_CHAIN_COMMENT = UInt8(NFTNL_UDATA_CHAIN_COMMENT.rawValue)
+    static let UDATA_RULE_COMMENT = UInt8(NFTNL_UDATA_RULE_COMMENT.rawValue)
+    static let UDATA_SET_KEYBYTEORDER = UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue)
+    static let UDATA_SET_DATABYTEORDER = UInt8(NFTNL_UDATA_SET_DATABYTEORDER.rawValue)
+    static let UDATA_SET_MERGE_ELEMENTS = UInt8(NFTNL_UDATA_SET_MERGE_ELEMENTS.rawValue)
+    static let UDATA_SET_COMMENT = UInt8(NFTNL_UDATA_SET_COMMENT.rawValue)
+
+    static let OUTPUT_DEFAULT = UInt32(NFTNL_OUTPUT_DEFAULT.rawValue)
+
+    /// Largest attribute payload one netlink message carries (16-bit nla_len), with headroom.
+    static let maximumMessagePayload = 60 * 1024
+}
