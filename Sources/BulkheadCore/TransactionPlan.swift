@@ -74,11 +74,12 @@ public struct TransactionPlan: Sendable, Hashable {
                 operations += chain.rules.map { .addRule(chain: chain.name, $0) }
             }
         }
-        // Chains and sets that are no longer wanted go last, once nothing refers to them.
+        // What is no longer wanted goes last, each once nothing refers to it: emptied chains release
+        // the sets their rules look up; deleted maps release the chains their elements jump to.
         let obsoleteChains = live.chains.filter { !desiredChains.contains($0.name) }
         for chain in obsoleteChains where !chain.rules.isEmpty { operations.append(.flushChain(chain.name)) }
-        for chain in obsoleteChains { operations.append(.deleteChain(chain.name)) }
         for set in live.sets where !desiredSets.contains(set.name) { operations.append(.deleteSet(set.name)) }
+        for chain in obsoleteChains { operations.append(.deleteChain(chain.name)) }
         if ownerFlag != 0, !operations.isEmpty { operations.insert(.addTable(owned), at: 0) }
         return TransactionPlan(operations: operations, isFullReplace: false)
     }
