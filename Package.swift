@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "BulkheadNetlink", dependencies: ["BulkheadCore", "CNftnl"]),
         .target(name: "BulkheadCLI", dependencies: ["BulkheadCore", "BulkheadNetlink"]),
         .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
+        // Benchmark tooling: a reproducible generator of fleet-sized models.
+        .executableTarget(name: "bulkhead-bench", dependencies: ["BulkheadCore"]),
         // Shared by both test targets: the model's semantics restated independently, and an
         // in-memory interpreter for ruleset values.
         .target(name: "BulkheadTestSupport", dependencies: ["BulkheadCore", "BulkheadYAML"], path: "Tests/BulkheadTestSupport"),

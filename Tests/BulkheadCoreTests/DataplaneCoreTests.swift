@@ -30,6 +30,15 @@ import Testing
         #expect(IntervalEncoding.decode(wire.shuffled(), interval: true) == elements)
     }
 
+    /// A large dump can repeat an element at a message boundary; a repeat must not become a bogus range.
+    @Test func repeatedElementsInADumpCountOnce() {
+        let elements = [SetElement(key: Self.port(144), keyEnd: Self.port(151), verdict: .jump("a")),
+                        SetElement(key: Self.port(152), keyEnd: Self.port(159), verdict: .jump("b"))]
+        var wire = IntervalEncoding.encode(elements, interval: true)
+        wire += wire.filter { $0.key == Self.port(152) }
+        #expect(IntervalEncoding.decode(wire.reversed(), interval: true) == elements)
+    }
+
     /// Any disjoint set of ranges survives encode → (kernel order) → decode.
     @Test func randomRangesRoundTrip() {
         var rng = SeededGenerator(seed: 42)
