@@ -1,17 +1,5 @@
 import BulkheadCore
 
-/// SplitMix64, so that a seed always generates the same model.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Writes a valid, fleet-sized segments directory: zones with disjoint CIDRs (IPv4 /29s inside
 /// 198.18.0.0/15 and IPv6 /64s inside 2001:db8::/32, alternating), flows between random zone pairs
 /// on random TCP ports, and a few services. Files are split so each stays far below the size limit.
@@ -24,7 +12,7 @@ struct ModelGenerator {
 
     /// The generated files: relative path and YAML text.
     func files() -> [(path: String, text: String)] {
-        var rng = SplitMix(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var files: [(String, String)] = []
         var lines: [String] = []
         func flush(_ name: String) {

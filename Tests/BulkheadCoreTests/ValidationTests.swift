@@ -77,19 +77,6 @@ private let twoZones = """
         addresses: [203.0.113.0/24]
     """
 
-/// A seeded generator (SplitMix64) so random tests are reproducible.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 // MARK: - YAML reading
 
 @Suite struct YAMLReadingTests {
@@ -1305,7 +1292,7 @@ private struct SplitMix64: RandomNumberGenerator {
     /// Bytes that tend to matter to YAML and to the loader.
     static let interesting: [UInt8] = Array(":-[]{},&*!|>'\"#%@`? \n\t/.0123456789abcz".utf8) + [0x00, 0x7F, 0xC3, 0xA9, 0xFF, 0xE2]
 
-    private static func mutate(_ original: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
+    private static func mutate(_ original: [UInt8], _ random: inout SeededGenerator) -> [UInt8] {
         var bytes = original
         for _ in 0..<Int.random(in: 1...4, using: &random) {
             guard !bytes.isEmpty else { break }
@@ -1336,7 +1323,7 @@ private struct SplitMix64: RandomNumberGenerator {
 
     @Test(arguments: [UInt64(1), 0xB01C_4EAD, 0x5EED_5EED])
     func mutatedModelsNeverCrashAndAlwaysDecide(seed: UInt64) {
-        var random = SplitMix64(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let original = Array(Self.validModel.utf8)
         var rejected = 0
         for round in 0..<150 {
