@@ -297,7 +297,8 @@ public struct Compiler {
     }
 
     private func zoneComment(_ what: String, _ zone: Zone) -> String {
-        CommentText.fit("\(what) \(zone.name), owner \(zone.owner) (\(zone.location.shortDescription))")
+        // No file:line here: the kernel cannot update a chain's comment, so it must not change when lines move.
+        CommentText.fit("\(what) \(zone.name), owner \(zone.owner)")
     }
 
     static func bigEndian(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }

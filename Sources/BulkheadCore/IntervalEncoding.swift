@@ -38,11 +38,8 @@ public enum IntervalEncoding {
         return wire
     }
 
-    /// Rebuilds ranges from a dump, in any order. An element seen twice counts once: a set cannot hold
-    /// duplicates, but a multi-part dump of a large set can repeat one at a message boundary.
+    /// Rebuilds ranges from a dump, in any order.
     public static func decode(_ wire: [WireElement], interval: Bool) -> [SetElement] {
-        var seen: Set<WireElement> = []
-        let wire = wire.filter { seen.insert(WireElement(key: $0.key, isIntervalEnd: $0.isIntervalEnd, verdict: $0.verdict)).inserted }
         guard interval else { return wire.map { SetElement(key: $0.key, verdict: $0.verdict) } }
         // Ascending by key; at equal keys an end closes the previous range before a start opens the next.
         let sorted = wire.sorted { a, b in

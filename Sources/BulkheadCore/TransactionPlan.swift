@@ -25,9 +25,10 @@ public struct TransactionPlan: Sendable, Hashable {
 
     public var isEmpty: Bool { operations.isEmpty }
 
-    /// Plans the smallest transaction: element changes touch only elements, a chain is rebuilt
-    /// only when its rules differ, and anything that cannot be changed in place (a set's type or
-    /// flags, a chain's hook or priority, comments) falls back to replacing the table, atomically.
+    /// Plans the smallest transaction: element changes touch only elements; a chain is rebuilt only
+    /// when its rules differ; a set whose definition changed (its comment names a moved line, say) is
+    /// recreated together with the chains that look it up. What cannot change in place at all (table
+    /// flags or comment, a chain's hook, priority or comment) falls back to replacing the table, atomically.
     ///
     /// `ownerFlag` (NFT_TABLE_F_OWNER, or 0) is added to the table's flags in every non-empty plan: creating
     /// the table owned, or re-claiming an orphaned persistent one, before anything else in the transaction.
@@ -44,12 +45,19 @@ public struct TransactionPlan: Sendable, Hashable {
         let desiredChains = Set(desired.chains.map(\.name))
         let liveSets = Dictionary(live.sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let desiredSets = Set(desired.sets.map(\.name))
+        let recreatedSets = Set(desired.sets.filter { set in liveSets[set.name].map { !$0.hasSameDefinition(as: set) } ?? false }.map(\.name))
+        // Chains to flush and refill: rules differ, or a rule looks up a set that is recreated.
+        let rebuilt = Set(desired.chains.filter { chain in
+            guard let existing = liveChains[chain.name] else { return false }
+            return existing.rules != chain.rules || !existing.lookedUpSets.isDisjoint(with: recreatedSets)
+        }.map(\.name))
+        let obsoleteChains = live.chains.filter { !desiredChains.contains($0.name) }
 
         // New chains first: rules and map elements may jump to them.
         for chain in desired.chains where liveChains[chain.name] == nil {
             operations.append(.addChain(Chain(name: chain.name, base: chain.base, comment: chain.comment)))
         }
-        for set in desired.sets {
+        for set in desired.sets where !recreatedSets.contains(set.name) {
             guard let existing = liveSets[set.name] else {
                 operations += createSet(set)
                 continue
@@ -62,22 +70,22 @@ public struct TransactionPlan: Sendable, Hashable {
             if !missing.isEmpty { operations.append(.addElements(set.with(elements: missing))) }
         }
         for chain in desired.chains {
-            guard let existing = liveChains[chain.name] else {
-                operations += chain.rules.map { .addRule(chain: chain.name, $0) }
-                continue
-            }
-            if existing.base?.policy != chain.base?.policy {
+            if let existing = liveChains[chain.name], existing.base?.policy != chain.base?.policy {
                 operations.append(.addChain(Chain(name: chain.name, base: chain.base, comment: chain.comment)))
             }
-            if existing.rules != chain.rules {
-                operations.append(.flushChain(chain.name))
-                operations += chain.rules.map { .addRule(chain: chain.name, $0) }
-            }
+        }
+        // Empty what must be refilled (and what goes away), so recreated sets are no longer looked up.
+        for chain in desired.chains where rebuilt.contains(chain.name) { operations.append(.flushChain(chain.name)) }
+        for chain in obsoleteChains where !chain.rules.isEmpty { operations.append(.flushChain(chain.name)) }
+        for set in desired.sets where recreatedSets.contains(set.name) {
+            operations.append(.deleteSet(set.name))
+            operations += createSet(set)
+        }
+        for chain in desired.chains where liveChains[chain.name] == nil || rebuilt.contains(chain.name) {
+            operations += chain.rules.map { .addRule(chain: chain.name, $0) }
         }
         // What is no longer wanted goes last, each once nothing refers to it: emptied chains release
         // the sets their rules look up; deleted maps release the chains their elements jump to.
-        let obsoleteChains = live.chains.filter { !desiredChains.contains($0.name) }
-        for chain in obsoleteChains where !chain.rules.isEmpty { operations.append(.flushChain(chain.name)) }
         for set in live.sets where !desiredSets.contains(set.name) { operations.append(.deleteSet(set.name)) }
         for chain in obsoleteChains { operations.append(.deleteChain(chain.name)) }
         if ownerFlag != 0, !operations.isEmpty { operations.insert(.addTable(owned), at: 0) }
@@ -101,14 +109,11 @@ public struct TransactionPlan: Sendable, Hashable {
         Table(family: table.family, name: table.name, flags: table.flags, comment: table.comment)
     }
 
-    /// Differences the kernel cannot apply in place: table flags (persist is fixed at creation) and
-    /// comments (the kernel ignores updates to them), set definitions, base chain hooks.
+    /// Differences the kernel cannot apply in place and that no smaller change can mend: table flags
+    /// (persist is fixed at creation) and comments (the kernel ignores updates to them), a chain's
+    /// hook, type, priority or comment.
     static func needsReplace(desired: Table, live: Table) -> Bool {
         if desired.flags != live.flags || desired.comment != live.comment { return true }
-        let liveSets = Dictionary(live.sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for set in desired.sets {
-            if let existing = liveSets[set.name], !existing.hasSameDefinition(as: set) { return true }
-        }
         let liveChains = Dictionary(live.chains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for chain in desired.chains {
             guard let existing = liveChains[chain.name] else { continue }
@@ -128,5 +133,17 @@ extension NamedSet {
         var copy = self
         copy.elements = elements.sorted()
         return copy
+    }
+}
+
+extension Chain {
+    /// Names of the sets and maps this chain's rules look up.
+    var lookedUpSets: Set<String> {
+        Set(rules.flatMap { rule in
+            rule.expressions.compactMap { expression -> String? in
+                if case .lookup(let set, _, _, _) = expression { return set }
+                return nil
+            }
+        })
     }
 }

@@ -127,8 +127,9 @@ enum ExpressionCodec {
         case "counter":
             decoded = .counter
         case "log":
-            let others = [K.LOG_GROUP, K.LOG_SNAPLEN, K.LOG_QTHRESHOLD, K.LOG_LEVEL, K.LOG_FLAGS].contains { nftnl_expr_is_set(expr, $0) }
-            decoded = others ? nil : .log(prefix: string(K.LOG_PREFIX))
+            // The kernel reports the default level (4, warning) even when none was set; anything else is unmodelled.
+            let others = [K.LOG_GROUP, K.LOG_SNAPLEN, K.LOG_QTHRESHOLD, K.LOG_FLAGS].contains { nftnl_expr_is_set(expr, $0) }
+            decoded = others || (u32(K.LOG_LEVEL) ?? 4) != 4 ? nil : .log(prefix: string(K.LOG_PREFIX))
         default:
             decoded = nil
         }

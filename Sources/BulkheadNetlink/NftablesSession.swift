@@ -272,8 +272,8 @@ public final class NftablesSession: RulesetBackend, @unchecked Sendable {
             guard nftnl_set_elems_nlmsg_parse(nlh, object.pointer) >= 0,
                   let iterator = nftnl_set_elems_iter_create(object.pointer) else { return }
             defer { nftnl_set_elems_iter_destroy(iterator) }
-            var item = nftnl_set_elems_iter_cur(iterator)
-            while let element = item {
+            // libnftnl's iter_next returns the current element and then advances: it alone walks the list.
+            while let element = nftnl_set_elems_iter_next(iterator) {
                 var length: UInt32 = 0
                 let key = nftnl_set_elem_get(element, K.SET_ELEM_KEY, &length)
                     .map { Array(UnsafeRawBufferPointer(start: $0, count: Int(length))) } ?? []
@@ -285,7 +285,6 @@ public final class NftablesSession: RulesetBackend, @unchecked Sendable {
                     verdict = BatchEncoder.verdict(code: Int32(bitPattern: nftnl_set_elem_get_u32(element, K.SET_ELEM_VERDICT)), chain: chain)
                 }
                 wire.append(WireElement(key: key, isIntervalEnd: flags & K.NFT_SET_ELEM_INTERVAL_END != 0, verdict: verdict))
-                item = nftnl_set_elems_iter_next(iterator)
             }
         }
         return IntervalEncoding.decode(wire, interval: interval)

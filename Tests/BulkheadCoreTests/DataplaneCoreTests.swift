@@ -30,15 +30,6 @@ import Testing
         #expect(IntervalEncoding.decode(wire.shuffled(), interval: true) == elements)
     }
 
-    /// A large dump can repeat an element at a message boundary; a repeat must not become a bogus range.
-    @Test func repeatedElementsInADumpCountOnce() {
-        let elements = [SetElement(key: Self.port(144), keyEnd: Self.port(151), verdict: .jump("a")),
-                        SetElement(key: Self.port(152), keyEnd: Self.port(159), verdict: .jump("b"))]
-        var wire = IntervalEncoding.encode(elements, interval: true)
-        wire += wire.filter { $0.key == Self.port(152) }
-        #expect(IntervalEncoding.decode(wire.reversed(), interval: true) == elements)
-    }
-
     /// Any disjoint set of ranges survives encode → (kernel order) → decode.
     @Test func randomRangesRoundTrip() {
         var rng = SeededGenerator(seed: 42)
@@ -114,17 +105,40 @@ import Testing
         #expect(plan.operations.dropFirst().allSatisfy { if case .addRule(let chain, _) = $0 { return chain == "pair.web.db" }; return false })
     }
 
-    @Test func definitionChangesReplaceTheTableInOneTransaction() throws {
+    /// A set whose definition changed is recreated with the chains that look it up, not the table.
+    @Test func aChangedSetIsRecreatedWithItsChains() throws {
         let before = try Self.compile(Self.base)
         var after = before
         let index = try #require(after.sets.firstIndex { $0.name == "flow.web-db.tcp" })
         after.sets[index].comment = "another comment"
         let plan = TransactionPlan.make(desired: after, live: before)
-        #expect(plan.isFullReplace)
-        #expect(plan.operations.first == .deleteTable(family: .inet, name: "bulkhead"))
+        #expect(!plan.isFullReplace)
+        let flush = try #require(plan.operations.firstIndex(of: .flushChain("pair.web.db")))
+        let delete = try #require(plan.operations.firstIndex(of: .deleteSet("flow.web-db.tcp")))
+        let rule = try #require(plan.operations.firstIndex { if case .addRule("pair.web.db", _) = $0 { return true }; return false })
+        #expect(flush < delete && delete < rule)
+        #expect(!plan.operations.contains { if case .flushChain(let name) = $0 { return name != "pair.web.db" }; return false })
+    }
+
+    /// Moving lines in the YAML changes comments' file:line; that must stay a small change.
+    @Test func movedLinesDoNotReplaceTheTable() throws {
+        let before = try Self.compile(Self.base)
+        let after = try Self.compile(Self.base.replacingOccurrences(of: "zones:\n", with: "# a new comment line\nzones:\n"))
+        let plan = TransactionPlan.make(desired: after, live: before)
+        #expect(!plan.isEmpty && !plan.isFullReplace)
+    }
+
+    /// What the kernel cannot change in place replaces the table, still in one transaction.
+    @Test func unchangeableDifferencesReplaceTheTable() throws {
+        let before = try Self.compile(Self.base)
         var persistent = before
         persistent.flags = 4
-        #expect(TransactionPlan.make(desired: persistent, live: before).isFullReplace)
+        let plan = TransactionPlan.make(desired: persistent, live: before)
+        #expect(plan.isFullReplace)
+        #expect(plan.operations.first == .deleteTable(family: .inet, name: "bulkhead"))
+        var renamed = before
+        renamed.chains[0].comment = "another comment"
+        #expect(TransactionPlan.make(desired: renamed, live: before).isFullReplace)
     }
 
     @Test func ownershipIsClaimedFirstOnlyWhenSomethingChanges() throws {
