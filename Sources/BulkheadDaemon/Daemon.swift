@@ -57,6 +57,8 @@ public final class Daemon {
         debounce = try loop.timer { [unowned self] in reload(reason: "model changed on disk") }
         resync = try loop.timer { [unowned self] in
             checkDrift(culprit: nil, reason: "periodic check")
+            // Rewritten every interval, so a stale file means a stuck daemon.
+            publish()
             resync?.arm(after: settings.resync)
         }
         watchSegments()
