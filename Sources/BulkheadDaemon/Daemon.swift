@@ -218,7 +218,8 @@ public final class Daemon {
                 if status.drift.present { clearDrift() }
                 return
             }
-            let latency = eventSeenAt.map { (detected - $0) * 1000 }
+            // From the kernel's notification reaching us to the drift being known (read and diffed).
+            let latency = eventSeenAt.map { (Self.now() - $0) * 1000 }
             status.drift = DaemonStatus.DriftState(present: true, detectedAt: StateDirectory.timestamp(), detectionLatencyMs: latency,
                                                    culprit: culprit, changes: changes, healed: false)
             let who = culprit.map { "\($0.name) (pid \($0.pid))" } ?? "unknown (\(reason))"
