@@ -157,7 +157,11 @@ public final class Daemon {
             let record = AppliedRecord(modelDigest: digest, source: settings.segments, appliedAt: StateDirectory.timestamp(),
                                        generation: generation, objectsChanged: outcome.changes.count, table: outcome.applied)
             applied = record
-            try? stateDirectory.saveApplied(record)
+            do {
+                try stateDirectory.saveApplied(record)
+            } catch {
+                log(.warning, "applied, but cannot record it in \(settings.state): \(error)", ["BULKHEAD_EVENT": "state-error"])
+            }
             status.model.digest = digest
             status.rulesetElements = outcome.applied.sets.reduce(0) { $0 + $1.elements.count }
             if outcome.commit != nil {
