@@ -2,11 +2,13 @@
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= /etc/systemd/system
 DESTDIR ?=
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 # Debian packages: C libraries we link (libnftnl, libmnl, libyaml, libsystemd), and the tools the
-# tests use as an independent oracle (nft, ip) and for probing connections (python3).
-PACKAGES := pkg-config libnftnl-dev libmnl-dev libyaml-dev libsystemd-dev nftables iproute2 python3
+# tests use as an independent oracle (nft, ip), for probing connections (python3) and for
+# checking the unit file (systemd-analyze).
+PACKAGES := pkg-config libnftnl-dev libmnl-dev libyaml-dev libsystemd-dev nftables iproute2 python3 systemd
 RELEASE_BIN := .build/release/bulkhead
 NETNS := bulkhead-run-$(shell echo $$$$)
 
@@ -42,16 +44,26 @@ test: deps
 	$(SWIFT) test --skip-build
 
 run: release
-	@echo "== bulkhead check: validate the example model"
-	$(RELEASE_BIN) check -s segments -c systemd/bulkhead.yaml
-	@echo "== bulkhead render: the nftables table it compiles to"
-	$(RELEASE_BIN) render -s segments -c systemd/bulkhead.yaml | tee /tmp/bulkhead-example.nft
-	@echo "== nft -c: the kernel's own parser accepts it (in a throwaway network namespace)"
-	@ip netns add $(NETNS) && trap 'ip netns del $(NETNS)' EXIT && \
-		ip netns exec $(NETNS) nft -c -f /tmp/bulkhead-example.nft && echo "ok: nft accepts the ruleset"
+	@$(RELEASE_BIN) check -s segments -c systemd/bulkhead.yaml
+	@ip netns add $(NETNS) && ip -n $(NETNS) link set lo up && \
+	trap 'ip netns del $(NETNS); rm -rf /tmp/$(NETNS)' EXIT && \
+	echo "" && \
+	echo "bulkhead runs in the throwaway network namespace $(NETNS) on segments/ (Ctrl-C stops it and removes the namespace)." && \
+	echo "From a second shell:" && \
+	echo "  $(RELEASE_BIN) status --status /tmp/$(NETNS)/status.json      # what it enforces, drift, heals" && \
+	echo "  ip netns exec $(NETNS) nft list table inet bulkhead             # the live table" && \
+	echo "  ip netns exec $(NETNS) nft add rule inet bulkhead input tcp dport 4444 accept   # tamper: refused, the table is locked" && \
+	echo "  edit segments/*.yaml                                              # applied when valid; errors shown when not" && \
+	echo "" && \
+	$(RELEASE_BIN) run -c systemd/bulkhead.yaml -s segments --netns $(NETNS) \
+		--state /tmp/$(NETNS)/state --status /tmp/$(NETNS)/status.json --metrics /tmp/$(NETNS)/metrics.prom
 
 install: release
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/bulkhead
+	install -D -m 0644 systemd/bulkhead.service $(DESTDIR)$(SYSTEMDUNITDIR)/bulkhead.service
+	sed -i 's#/usr/local/bin/bulkhead#$(PREFIX)/bin/bulkhead#' $(DESTDIR)$(SYSTEMDUNITDIR)/bulkhead.service
+	install -D -m 0644 systemd/bulkhead-alerts.yaml $(DESTDIR)$(PREFIX)/share/doc/bulkhead/bulkhead-alerts.yaml
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/bulkhead/README.md
 	install -D -m 0644 systemd/bulkhead.yaml $(DESTDIR)$(SYSCONFDIR)/bulkhead/bulkhead.yaml.example
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/bulkhead/bulkhead.yaml ]; then \
 		install -D -m 0644 systemd/bulkhead.yaml $(DESTDIR)$(SYSCONFDIR)/bulkhead/bulkhead.yaml; fi

@@ -6,7 +6,9 @@ import PackageDescription
 //   BulkheadYAML     libyaml events -> plain Swift YAML nodes with source positions
 //   CNftnl           libnftnl + libmnl through pkg-config
 //   BulkheadCore     model, loader, validation, compiler, ruleset values, diff, renderer (no root, no kernel)
-//   BulkheadNetlink  the only code that talks to the kernel: encode, apply, dump and decode over netlink
+//   CSystemd         libsystemd (sd-event loop, sd_notify, journal) through pkg-config
+//   BulkheadNetlink  the only code that talks to the kernel: encode, apply, dump, decode, change events
+//   BulkheadDaemon   `bulkhead run`: one sd-event loop, reconcile, drift handling, status, metrics, journal
 //   BulkheadCLI      argument parsing and commands; `bulkhead` main only calls into it
 let package = Package(
     name: "Bulkhead",
@@ -24,10 +26,16 @@ let package = Package(
             pkgConfig: "libnftnl",
             providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(name: "BulkheadYAML", dependencies: ["CYaml"]),
         .target(name: "BulkheadCore", dependencies: ["BulkheadYAML"]),
         .target(name: "BulkheadNetlink", dependencies: ["BulkheadCore", "CNftnl"]),
-        .target(name: "BulkheadCLI", dependencies: ["BulkheadCore", "BulkheadNetlink"]),
+        .target(name: "BulkheadDaemon", dependencies: ["BulkheadCore", "BulkheadNetlink", "CSystemd"]),
+        .target(name: "BulkheadCLI", dependencies: ["BulkheadCore", "BulkheadNetlink", "BulkheadDaemon"]),
         .executableTarget(name: "bulkhead", dependencies: ["BulkheadCLI"]),
         // Benchmark tooling: a reproducible generator of fleet-sized models.
         .executableTarget(name: "bulkhead-bench", dependencies: ["BulkheadCore"]),

@@ -43,7 +43,7 @@ public enum ExitCode {
 public enum BulkheadCommandLine {
     public static let version = "0.1.0"
 
-    static var commands: [any Command.Type] { [CheckCommand.self, RenderCommand.self, PlanCommand.self, ApplyCommand.self, DriftCommand.self] }
+    static var commands: [any Command.Type] { [CheckCommand.self, RenderCommand.self, PlanCommand.self, ApplyCommand.self, DriftCommand.self, RunCommand.self, StatusCommand.self] }
 
     /// Runs `bulkhead ARGS...` and returns the exit status.
     public static func run(_ arguments: [String], console: Console = .standard) -> Int32 {

@@ -49,11 +49,17 @@ public struct Reconciler {
         return (live, plan, RulesetDiff.changes(expected: desired, live: live.table))
     }
 
-    /// Applies `table` in one transaction per attempt.
-    public func apply(_ table: Table) throws -> ApplyOutcome {
+    /// Applies `table` in one transaction per attempt. With `keepOwnership` (the daemon), a locked table
+    /// that this backend does not own yet is claimed even when nothing else differs.
+    public func apply(_ table: Table, keepOwnership: Bool = false) throws -> ApplyOutcome {
         var retries = 0
         while true {
-            let (live, plan, changes) = try self.plan(table)
+            var (live, plan, changes) = try self.plan(table)
+            if plan.isEmpty, keepOwnership, lock, live.table != nil, live.summary?.ownerPortID != backend.ownerID {
+                let header = Table(family: table.family, name: table.name, flags: Self.persistFlag | Self.ownerFlag, comment: table.comment)
+                plan = TransactionPlan(operations: [.addTable(header)], isFullReplace: false)
+                changes = []
+            }
             if plan.isEmpty {
                 return ApplyOutcome(plan: plan, changes: [], commit: nil, retries: retries, applied: desired(table))
             }

@@ -76,6 +76,8 @@ public struct CommitResult: Sendable {
 
 /// Where rulesets live: the kernel through netlink, or an in-memory fake in tests.
 public protocol RulesetBackend: AnyObject {
+    /// How the kernel names this backend as a table owner (the netlink port id).
+    var ownerID: UInt32 { get }
     /// One consistent reading of our table and the other tables.
     func read(attempts: Int) throws -> LiveState
     /// Commits `operations` as one transaction, refused with ERESTART if the generation moved.

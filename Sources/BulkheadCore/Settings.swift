@@ -14,6 +14,14 @@ public enum FilterHook: String, Sendable, Hashable, CaseIterable, Comparable {
     }
 }
 
+/// What the daemon does when the live table drifts from what it applied.
+public enum DriftMode: String, Sendable, Hashable, CaseIterable {
+    /// Re-apply at once and count a heal.
+    case heal
+    /// Leave it and keep reporting it.
+    case report
+}
+
 /// What happens to traffic the model does not allow.
 public enum EnforcementPolicy: String, Sendable, Hashable, CaseIterable {
     /// Drop it.
@@ -40,11 +48,19 @@ public struct Settings: Sendable, Hashable {
     /// Create the table owned (NFT_TABLE_F_OWNER) and persistent (NFT_TABLE_F_PERSIST): while the daemon
     /// holds it nobody else can change it, and it survives the daemon's exit.
     public var lock: Bool = true
+    /// What the daemon does about drift: heal it at once (default) or only report it.
+    public var drift: DriftMode = .heal
+    /// Seconds between the daemon's full checks (events catch changes at once; this catches anything missed).
+    public var resync: Double = 60
+    /// Where the daemon writes its status for `bulkhead status`.
+    public var status: String = "/run/bulkhead/status.json"
+    /// A Prometheus textfile-collector file the daemon keeps current; nil for none.
+    public var metrics: String?
 
     public init() {}
 
     /// The keys a settings file may hold.
-    public static let keys = ["segments", "hooks", "failsafe", "policy", "state", "lock"]
+    public static let keys = ["segments", "hooks", "failsafe", "policy", "state", "lock", "drift", "resync", "status", "metrics"]
 
     /// Reads a settings file. A missing file is fine when `required` is false (the default path).
     public static func load(path: String, required: Bool) -> (settings: Settings?, diagnostics: [Diagnostic]) {
@@ -114,6 +130,28 @@ public struct Settings: Sendable, Hashable {
                 case nil: reader.error("lock must be true or false", at: node)
                 }
             }
+            if let node = fields["drift"]?.value, let text = reader.string(node, what: "drift") {
+                switch DriftMode(rawValue: text) {
+                case let mode?: settings.drift = mode
+                case nil: reader.error("drift must be 'heal' or 'report'" + Suggestion.didYouMean(text, among: ["heal", "report"]), at: node)
+                }
+            }
+            if let node = fields["resync"]?.value, let text = reader.string(node, what: "resync") {
+                switch parseDuration(text) {
+                case let seconds?: settings.resync = seconds
+                case nil: reader.error("resync must be a duration such as 60s, 5m or 1h (at least 1s)", at: node)
+                }
+            }
+            if let node = fields["status"]?.value, let text = reader.string(node, what: "status") {
+                settings.status = text.hasPrefix("/") ? text : directoryName(path) + "/" + text
+            }
+            if let node = fields["metrics"]?.value {
+                if node.isNull || node.scalarText == "off" {
+                    settings.metrics = nil
+                } else if let text = reader.string(node, what: "metrics") {
+                    settings.metrics = text.hasPrefix("/") ? text : directoryName(path) + "/" + text
+                }
+            }
             if let node = fields["policy"]?.value, let text = reader.string(node, what: "policy") {
                 switch parsePolicy(text) {
                 case .success(let policy): settings.policy = policy
@@ -123,6 +161,18 @@ public struct Settings: Sendable, Hashable {
         }
         let diagnostics = sink.diagnostics.sorted()
         return (diagnostics.hasErrors ? nil : settings, diagnostics)
+    }
+
+    /// `90`, `90s`, `5m`, `1h`: seconds; nil when unreadable or under one second.
+    public static func parseDuration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+        var digits = Substring(text), factor = 1.0
+        if let last = text.last, let unit = units[last] {
+            digits = text.dropLast()
+            factor = unit
+        }
+        guard let value = Double(digits), value.isFinite, value * factor >= 1 else { return nil }
+        return value * factor
     }
 
     /// YAML's usual spellings of a boolean.

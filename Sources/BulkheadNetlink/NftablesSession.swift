@@ -20,7 +20,7 @@ public final class NftablesSession: RulesetBackend, @unchecked Sendable {
     }
 
     /// Our netlink port id: what NFTA_TABLE_OWNER shows for a table this session owns.
-    public var portID: UInt32 { socket.portID }
+    public var ownerID: UInt32 { socket.portID }
 
     /// The current ruleset generation (NFT_MSG_GETGEN).
     public func generation() throws -> UInt32 {

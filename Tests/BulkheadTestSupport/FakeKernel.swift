@@ -15,6 +15,8 @@ public final class FakeKernel: RulesetBackend, @unchecked Sendable {
 
     public init(table: Table? = nil) { self.table = table }
 
+    public let ownerID: UInt32 = 1
+
     public func read(attempts: Int) throws -> LiveState {
         LiveState(table: table, generation: generation,
                   summary: table.map { TableSummary(family: $0.family, name: $0.name, flags: $0.flags, ownerPortID: nil, comment: $0.comment) },
