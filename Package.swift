@@ -49,7 +49,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BulkheadKernelTests",
-            dependencies: ["BulkheadCore", "BulkheadCLI", "BulkheadTestSupport"],
+            dependencies: ["BulkheadCore", "BulkheadNetlink", "BulkheadCLI", "BulkheadTestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -553,6 +553,8 @@ struct DataplaneTests {
             self.interfere = interfere
         }
 
+        var ownerID: UInt32 { inner.ownerID }
+
         func read(attempts: Int) throws -> LiveState { try inner.read(attempts: attempts) }
 
         func commit(_ operations: [RulesetOperation], generation: UInt32?) throws -> CommitResult {

@@ -25,7 +25,7 @@ struct OwnershipTests {
 
         let owned = try #require(try summary(namespace))
         #expect(owned.flags & Self.ownerFlag != 0 && owned.flags & Self.persistFlag != 0, "flags 0x\(String(owned.flags, radix: 16))")
-        #expect(owned.ownerPortID == session.portID, "owner \(String(describing: owned.ownerPortID)), our port \(session.portID)")
+        #expect(owned.ownerPortID == session.ownerID, "owner \(String(describing: owned.ownerPortID)), our port \(session.ownerID)")
         let listing = try namespace.listTable()
         #expect(Listing.header(listing).contains("# progname"), "an owned table names its owner: \(Listing.header(listing))")
         #expect(Listing.flagsLine(listing)?.contains("owner") == true, "\(String(describing: Listing.flagsLine(listing)))")
