@@ -4,18 +4,11 @@ import BulkheadTestSupport
 import Foundation
 import Testing
 
-/// Runs the CLI in-process and returns what it printed on stdout.
+/// Runs the CLI in-process and returns what it printed on stdout; throws when it fails.
 func runCLI(_ arguments: [String]) throws -> String {
-    final class Buffer: @unchecked Sendable {
-        var out = "", err = ""
-        let lock = NSLock()
-    }
-    let buffer = Buffer()
-    let console = Console(out: { text in buffer.lock.withLock { buffer.out += text } },
-                          err: { text in buffer.lock.withLock { buffer.err += text } })
-    let status = BulkheadCommandLine.run(arguments, console: console)
-    guard status == 0 else { throw CommandFailure(command: ["bulkhead"] + arguments, status: status, output: buffer.err) }
-    return buffer.out
+    let result = bulkhead(arguments)
+    guard result.status == 0 else { throw CommandFailure(command: ["bulkhead"] + arguments, status: result.status, output: result.err) }
+    return result.out
 }
 
 /// nft prints live counter values; the rendered script has bare `counter`s.
