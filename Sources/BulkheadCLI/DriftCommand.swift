@@ -55,28 +55,41 @@ enum DriftCommand: Command {
     static func run(_ arguments: ParsedArguments, console: Console) -> Int32 {
         guard let settings = DataplaneOptions.settings(arguments, console: console) else { return ExitCode.failure }
         do {
-            guard let applied = try StateDirectory(path: settings.state).loadApplied() else {
+            let state = StateDirectory(path: settings.state)
+            let session = try DataplaneOptions.session(arguments)
+            // Fast path: the ruleset generation has not moved since our apply, so nothing can differ.
+            if let summary = try state.loadSummary(), try session.generation() == summary.generation {
+                let others = try session.dumpTables().filter { !($0.family == ObjectNames.tableFamily && $0.name == ObjectNames.table) }
+                return try emit(Report(drift: false, checkedAt: StateDirectory.timestamp(), generation: summary.generation, changes: [],
+                                    appliedAt: summary.appliedAt, modelDigest: summary.modelDigest,
+                                    otherTables: others.map { "\($0.family.rawValue) \($0.name)" }), arguments, console)
+            }
+            guard let applied = try state.loadApplied() else {
                 console.err("bulkhead drift: nothing was applied yet (no \(StateDirectory.appliedFile) in \(settings.state)); "
                             + "run 'bulkhead apply' first\n")
                 return ExitCode.failure
             }
-            let live = try DataplaneOptions.session(arguments).read(attempts: 10)
+            let live = try session.read(attempts: 10)
             let changes = RulesetDiff.changes(expected: applied.table, live: live.table)
-            let report = Report(drift: !changes.isEmpty, checkedAt: StateDirectory.timestamp(), generation: live.generation,
+            return try emit(Report(drift: !changes.isEmpty, checkedAt: StateDirectory.timestamp(), generation: live.generation,
                                 changes: changes, appliedAt: applied.appliedAt, modelDigest: applied.modelDigest,
-                                otherTables: live.otherTables.map { "\($0.family.rawValue) \($0.name)" })
-            if arguments.has("json") {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                console.out(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
-            } else {
-                console.out(text(report, target: DataplaneOptions.target(arguments)))
-            }
-            return changes.isEmpty ? ExitCode.success : 2
+                                otherTables: live.otherTables.map { "\($0.family.rawValue) \($0.name)" }), arguments, console)
         } catch {
             console.err("bulkhead drift: \(error)\n")
             return ExitCode.failure
         }
+    }
+
+    /// Prints the report (text or JSON) and returns the exit status.
+    private static func emit(_ report: Report, _ arguments: ParsedArguments, _ console: Console) throws -> Int32 {
+        if arguments.has("json") {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            console.out(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+        } else {
+            console.out(text(report, target: DataplaneOptions.target(arguments)))
+        }
+        return report.drift ? 2 : ExitCode.success
     }
 
     /// The report as on-call reads it.

@@ -28,11 +28,22 @@ public struct AppliedRecord: Sendable, Codable {
     }
 }
 
+/// The small part of an applied record, in a file of its own, so that a drift check can tell from the
+/// ruleset generation alone that nothing changed, without reading the whole applied table.
+public struct AppliedSummary: Sendable, Codable {
+    public var modelDigest: String
+    public var appliedAt: String
+    public var generation: UInt32
+
+    enum CodingKeys: String, CodingKey { case modelDigest = "model_digest", appliedAt = "applied_at", generation }
+}
+
 /// Reads and writes files in the state directory; writes go to a temporary file that is renamed
 /// into place, so a reader never sees half a file.
 public struct StateDirectory: Sendable {
     public let path: String
     public static let appliedFile = "applied.json"
+    public static let summaryFile = "applied-summary.json"
 
     public init(path: String) { self.path = path }
 
@@ -49,11 +60,22 @@ public struct StateDirectory: Sendable {
         }
     }
 
-    /// Saves the record atomically.
+    /// Saves the record atomically, the table first and the summary (which vouches for it) last.
     public func saveApplied(_ record: AppliedRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try writeAtomically(Self.appliedFile, Array(try encoder.encode(record)))
+        let summary = AppliedSummary(modelDigest: record.modelDigest, appliedAt: record.appliedAt, generation: record.generation)
+        try writeAtomically(Self.summaryFile, Array(try encoder.encode(summary)))
+    }
+
+    /// The summary of the last applied record; nil when there is none.
+    public func loadSummary() throws -> AppliedSummary? {
+        let file = "\(path)/\(Self.summaryFile)"
+        var info = stat()
+        if stat(file, &info) != 0, errno == ENOENT { return nil }
+        let bytes = try SegmentDirectory.readFile(file, limit: 1 << 20).get()
+        return try? JSONDecoder().decode(AppliedSummary.self, from: Data(bytes))
     }
 
     /// Writes `bytes` to `name` in the directory (created if missing) through a temporary file and rename.

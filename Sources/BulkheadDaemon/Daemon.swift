@@ -216,6 +216,8 @@ public final class Daemon {
         guard let applied else { return }
         let detected = Self.now()
         do {
+            // Nothing committed since our apply: nothing can differ.
+            if culprit == nil, !status.drift.present, try session.generation() == applied.generation { return }
             let live = try session.read(attempts: 10)
             let changes = RulesetDiff.changes(expected: applied.table, live: live.table)
             guard !changes.isEmpty else {

@@ -274,7 +274,9 @@ import Testing
         let loaded = try #require(try state.loadApplied())
         #expect(loaded.table == table)
         #expect(loaded.generation == 7 && loaded.modelDigest == "sha256:x")
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory + "/nested")
-        #expect(names == ["applied.json"], "no temporary files are left behind")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory + "/nested").sorted()
+        #expect(names == ["applied-summary.json", "applied.json"], "no temporary files are left behind")
+        let summary = try #require(try state.loadSummary())
+        #expect(summary.generation == 7 && summary.modelDigest == "sha256:x" && summary.appliedAt == record.appliedAt)
     }
 }
