@@ -43,7 +43,14 @@ enum ApplyCommand: Command {
         let outcome: ApplyOutcome, generation: UInt32
         do {
             let session = try DataplaneOptions.session(arguments)
-            outcome = try Reconciler(backend: session, lock: settings.lock).apply(table)
+            // If nothing was committed since our last apply, what we recorded is what the kernel holds.
+            let state = StateDirectory(path: settings.state)
+            var known: (table: Table, generation: UInt32)?
+            if let summary = try? state.loadSummary(), (try? session.generation()) == summary.generation,
+               let record = try? state.loadApplied(), record.generation == summary.generation {
+                known = (record.table, record.generation)
+            }
+            outcome = try Reconciler(backend: session, lock: settings.lock).apply(table, known: known)
             generation = try outcome.commit?.generation ?? session.generation()
         } catch {
             console.err("bulkhead apply: \(error)\nThe previous ruleset is unchanged.\n")

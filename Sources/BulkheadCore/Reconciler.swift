@@ -41,21 +41,34 @@ public struct Reconciler {
         return table
     }
 
-    /// What `apply` would do now.
-    public func plan(_ table: Table) throws -> (live: LiveState, plan: TransactionPlan, changes: [RulesetChange]) {
+    /// What `apply` would do now. With `known` (a table this process applied and the generation its
+    /// commit produced), an unchanged generation proves the kernel still holds exactly that table, and
+    /// the dump (seconds for a large table) is skipped.
+    public func plan(_ table: Table, known: (table: Table, generation: UInt32)? = nil) throws
+        -> (live: LiveState, plan: TransactionPlan, changes: [RulesetChange]) {
         let desired = desired(table)
-        let live = try backend.read(attempts: 10)
+        let live: LiveState
+        if let known, try backend.generation() == known.generation {
+            live = LiveState(table: known.table, generation: known.generation, summary: nil, otherTables: [])
+        } else {
+            live = try backend.read(attempts: 10)
+        }
         let plan = TransactionPlan.make(desired: desired, live: live.table, ownerFlag: lock ? Self.ownerFlag : 0)
         return (live, plan, RulesetDiff.changes(expected: desired, live: live.table))
     }
 
     /// Applies `table` in one transaction per attempt. With `keepOwnership` (the daemon), a locked table
     /// that this backend does not own yet is claimed even when nothing else differs.
-    public func apply(_ table: Table, keepOwnership: Bool = false) throws -> ApplyOutcome {
+    ///
+    /// `known` is passed on to `plan`; when it stands in for the live table, ownership is as the last commit left it.
+    public func apply(_ table: Table, keepOwnership: Bool = false, known: (table: Table, generation: UInt32)? = nil) throws -> ApplyOutcome {
         var retries = 0
+        var known = known
         while true {
-            var (live, plan, changes) = try self.plan(table)
-            if plan.isEmpty, keepOwnership, lock, live.table != nil, live.summary?.ownerPortID != backend.ownerID {
+            var (live, plan, changes) = try self.plan(table, known: known)
+            // After a refused commit the assumption is stale: read for real from now on.
+            known = nil
+            if plan.isEmpty, keepOwnership, lock, let summary = live.summary, live.table != nil, summary.ownerPortID != backend.ownerID {
                 let header = Table(family: table.family, name: table.name, flags: Self.persistFlag | Self.ownerFlag, comment: table.comment)
                 plan = TransactionPlan(operations: [.addTable(header)], isFullReplace: false)
                 changes = []

@@ -78,6 +78,8 @@ public struct CommitResult: Sendable {
 public protocol RulesetBackend: AnyObject {
     /// How the kernel names this backend as a table owner (the netlink port id).
     var ownerID: UInt32 { get }
+    /// The current ruleset generation.
+    func generation() throws -> UInt32
     /// One consistent reading of our table and the other tables.
     func read(attempts: Int) throws -> LiveState
     /// Commits `operations` as one transaction, refused with ERESTART if the generation moved.

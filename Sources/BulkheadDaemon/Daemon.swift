@@ -151,7 +151,7 @@ public final class Daemon {
     private func apply(_ table: Table, digest: String, reason: String) -> Bool {
         let started = Self.now()
         do {
-            let outcome = try reconciler.apply(table, keepOwnership: true)
+            let outcome = try reconciler.apply(table, keepOwnership: true, known: applied.map { ($0.table, $0.generation) })
             let duration = (Self.now() - started) * 1000
             let generation = try outcome.commit?.generation ?? session.generation()
             let record = AppliedRecord(modelDigest: digest, source: settings.segments, appliedAt: StateDirectory.timestamp(),

@@ -6,6 +6,8 @@ import Glibc
 /// bulkhead-bench: tools for the benchmarks. `generate` writes a synthetic segments directory.
 let usage = """
 Usage: bulkhead-bench generate --out DIR [--zones Z] [--cidrs-per-zone C] [--flows F] [--ports P] [--seed S]
+       bulkhead-bench load serve --port P --seconds S          (prints UDP datagrams received)
+       bulkhead-bench load tcp|udp --to IPV4 --port P --seconds S [--threads T]   (prints the rate per second)
 
 Writes a valid segments directory with Z zones of C CIDRs each (IPv4 /29s and IPv6 /64s from
 the benchmarking and documentation ranges), F flows between random zone pairs with P TCP ports
@@ -26,6 +28,29 @@ func fail(_ message: String) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "load", arguments.count >= 2 {
+    let mode = arguments[1]
+    var options: [String: String] = [:]
+    var rest = Array(arguments.dropFirst(2))
+    while rest.count >= 2, rest[0].hasPrefix("--") {
+        options[String(rest[0].dropFirst(2))] = rest[1]
+        rest.removeFirst(2)
+    }
+    guard rest.isEmpty, let port = options["port"].flatMap(UInt16.init), let seconds = options["seconds"].flatMap(Double.init) else {
+        fail("load: bad arguments\n\(usage)")
+    }
+    let threads = options["threads"].flatMap(Int.init) ?? 4
+    switch mode {
+    case "serve": print(LoadGenerator.serve(port: port, seconds: seconds))
+    case "tcp", "udp":
+        guard let host = options["to"] else { fail("load \(mode): --to IPV4 is required") }
+        let rate = mode == "tcp" ? LoadGenerator.tcp(to: host, port: port, seconds: seconds, threads: threads)
+                                 : LoadGenerator.udp(to: host, port: port, seconds: seconds, threads: threads)
+        print(Int(rate))
+    default: fail("load: unknown mode '\(mode)'\n\(usage)")
+    }
+    exit(0)
+}
 guard arguments.first == "generate" else {
     if arguments.contains("--help") { print(usage, terminator: "") } else { printError(usage) }
     exit(arguments.contains("--help") ? 0 : 1)

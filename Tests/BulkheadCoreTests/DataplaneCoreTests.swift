@@ -190,6 +190,26 @@ import Testing
         #expect(kernel.commits.count == 2)
     }
 
+    /// A table this process applied, at an unchanged generation, stands in for the live one: no dump.
+    @Test func aKnownTableSkipsTheDumpUntilTheGenerationMoves() throws {
+        let first = try TransactionPlanTests.compile(TransactionPlanTests.base)
+        let second = try TransactionPlanTests.compile(TransactionPlanTests.base.replacingOccurrences(of: "tcp/5432", with: "tcp/5433"))
+        let kernel = FakeKernel()
+        let reconciler = Reconciler(backend: kernel, lock: false)
+        let outcome = try reconciler.apply(first)
+        let known = (outcome.applied, try #require(outcome.commit).generation)
+        let reads = kernel.reads
+        let next = try reconciler.apply(second, known: known)
+        #expect(kernel.reads == reads)
+        #expect(next.plan.operations.count == 2)
+        #expect(RulesetDiff.changes(expected: second, live: kernel.table).isEmpty)
+        // Someone else committed: the recorded table proves nothing any more.
+        kernel.tamper { $0.chains[0].rules.removeLast() }
+        _ = try reconciler.apply(second, known: (second, try #require(next.commit).generation))
+        #expect(kernel.reads == reads + 1)
+        #expect(RulesetDiff.changes(expected: second, live: kernel.table).isEmpty)
+    }
+
     @Test func aRefusedTransactionChangesNothing() throws {
         let table = try TransactionPlanTests.compile(TransactionPlanTests.base)
         let kernel = FakeKernel()
@@ -197,7 +217,7 @@ import Testing
         let before = kernel.table
         #expect(throws: NetlinkError.self) {
             _ = try kernel.commit([.flushChain("input"), .addRule(chain: "input", Rule([.immediateVerdict(.jump("missing"))]))],
-                                  generation: kernel.generation)
+                                  generation: kernel.currentGeneration)
         }
         #expect(kernel.table == before)
     }

@@ -555,6 +555,8 @@ struct DataplaneTests {
 
         var ownerID: UInt32 { inner.ownerID }
 
+        func generation() throws -> UInt32 { try inner.generation() }
+
         func read(attempts: Int) throws -> LiveState { try inner.read(attempts: attempts) }
 
         func commit(_ operations: [RulesetOperation], generation: UInt32?) throws -> CommitResult {

@@ -8,7 +8,7 @@ import Glibc
 /// deleted; intervals cannot overlap; persist cannot be toggled), and honours the generation.
 public final class FakeKernel: RulesetBackend, @unchecked Sendable {
     public var table: Table?
-    public private(set) var generation: UInt32 = 1
+    public private(set) var currentGeneration: UInt32 = 1
     public private(set) var commits: [[RulesetOperation]] = []
     /// Runs before the next commit is checked (to simulate someone else committing in between).
     public var beforeNextCommit: ((FakeKernel) -> Void)?
@@ -17,8 +17,18 @@ public final class FakeKernel: RulesetBackend, @unchecked Sendable {
 
     public let ownerID: UInt32 = 1
 
+    public func generation() throws -> UInt32 { currentGeneration }
+
+    /// How many times the table was read (dumped).
+    public private(set) var reads = 0
+
     public func read(attempts: Int) throws -> LiveState {
-        LiveState(table: table, generation: generation,
+        reads += 1
+        return try snapshot()
+    }
+
+    private func snapshot() throws -> LiveState {
+        LiveState(table: table, generation: currentGeneration,
                   summary: table.map { TableSummary(family: $0.family, name: $0.name, flags: $0.flags, ownerPortID: nil, comment: $0.comment) },
                   otherTables: [])
     }
@@ -28,7 +38,7 @@ public final class FakeKernel: RulesetBackend, @unchecked Sendable {
         guard var current = table else { return }
         change(&current)
         table = current
-        generation += 1
+        currentGeneration += 1
     }
 
     public func commit(_ operations: [RulesetOperation], generation expected: UInt32?) throws -> CommitResult {
@@ -36,13 +46,13 @@ public final class FakeKernel: RulesetBackend, @unchecked Sendable {
             beforeNextCommit = nil
             hook(self)
         }
-        if let expected, expected != generation { throw NetlinkError("transaction", errno: 85) }
+        if let expected, expected != currentGeneration { throw NetlinkError("transaction", errno: 85) }
         var working = table
         for operation in operations { try apply(operation, to: &working) }
         table = working
-        generation += 1
+        currentGeneration += 1
         commits.append(operations)
-        return CommitResult(messages: operations.count + 2, bytes: 0, generation: generation)
+        return CommitResult(messages: operations.count + 2, bytes: 0, generation: currentGeneration)
     }
 
     private func fail(_ what: String, _ code: Int32) -> NetlinkError { NetlinkError(what, errno: code) }
