@@ -12,7 +12,7 @@ PACKAGES := pkg-config libnftnl-dev libmnl-dev libyaml-dev libsystemd-dev nftabl
 RELEASE_BIN := .build/release/bulkhead
 NETNS := bulkhead-run-$(shell echo $$$$)
 
-.PHONY: all deps build release test run install clean help
+.PHONY: all deps build release test run bench install clean help
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make run      build and try bulkhead on the example model in segments/"
 	@echo "make test     build and run every test (kernel tests need root; they use private network namespaces)"
 	@echo "make build    debug build;  make release: optimised, statically linked Swift runtime"
+	@echo "make bench    benchmarks against nft in throwaway namespaces; results in bench/ and README"
 	@echo "make install  install to \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make deps     install missing Debian packages: $(PACKAGES)"
 
@@ -42,6 +43,12 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+
+# Benchmarks side by side with nft (root; throwaway namespaces; ~10 minutes on 2 cores).
+bench: release
+	@dpkg-query -W -f='$${Status}\n' gnuplot-nox 2>/dev/null | grep -q "install ok installed" || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox)
+	python3 bench/bench.py
 
 run: release
 	@$(RELEASE_BIN) check -s segments -c systemd/bulkhead.yaml
