@@ -89,6 +89,8 @@ public enum RulesetDiff {
             changes.append(RulesetChange(object: object, change: .changed,
                                          expected: setHeader(expected), live: setHeader(live)))
         }
+        // Elements are kept sorted, so an unchanged set is one linear comparison, no hashing.
+        if expected.elements == live.elements { return changes }
         let liveByKey = Dictionary(live.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
         let expectedByKey = Dictionary(expected.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
         for element in expected.elements {

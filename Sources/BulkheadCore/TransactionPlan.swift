@@ -49,7 +49,7 @@ public struct TransactionPlan: Sendable, Hashable {
         // Chains to flush and refill: rules differ, or a rule looks up a set that is recreated.
         let rebuilt = Set(desired.chains.filter { chain in
             guard let existing = liveChains[chain.name] else { return false }
-            return existing.rules != chain.rules || !existing.lookedUpSets.isDisjoint(with: recreatedSets)
+            return existing.rules != chain.rules || (!recreatedSets.isEmpty && !existing.lookedUpSets.isDisjoint(with: recreatedSets))
         }.map(\.name))
         let obsoleteChains = live.chains.filter { !desiredChains.contains($0.name) }
 
@@ -62,6 +62,8 @@ public struct TransactionPlan: Sendable, Hashable {
                 operations += createSet(set)
                 continue
             }
+            // Elements are kept sorted, so an unchanged set is one linear comparison, no hashing.
+            if existing.elements == set.elements { continue }
             let liveByKey = Dictionary(existing.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
             let desiredByKey = Dictionary(set.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
             let stale = existing.elements.filter { desiredByKey[$0.rangeKey] != $0 }

@@ -175,6 +175,8 @@ public final class Daemon {
             clearDrift()
             ServiceNotifier.notify("STATUS=enforcing \(digest.prefix(19))")
             publish()
+            // An apply of a large table allocates its batch and dumps; give that memory back while idle.
+            malloc_trim(0)
             return true
         } catch {
             status.applyErrors += 1
@@ -285,3 +287,7 @@ public final class Daemon {
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
+
+/// glibc's malloc_trim(3): returns freed heap memory to the system (not exported by Swift's Glibc module).
+@_silgen_name("malloc_trim")
+private func malloc_trim(_ pad: Int) -> Int32
