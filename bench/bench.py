@@ -275,7 +275,8 @@ def packet_path(results):
                  "--netns", server, "--state", os.path.join(WORK, f"pstate-{label}"), "--lock", "off"])
         elif label == "conntrack-only":
             subprocess.run(["ip", "netns", "exec", server, "nft", "-f", "-"], text=True, check=True,
-                           input="table inet ct { chain input { type filter hook input priority filter; ct state established,related accept; accept; } }\n")
+                           input="table inet conntrack {\n chain input {\n  type filter hook input priority filter;\n"
+                                 "  ct state established,related accept\n  accept\n }\n}\n")
         elif label.startswith("linear"):
             subprocess.run(["ip", "netns", "exec", server, "nft", "-f", "-"], input=linear_script(count), text=True, check=True)
         tcp, udp = [], []

@@ -176,7 +176,7 @@ public final class Daemon {
             ServiceNotifier.notify("STATUS=enforcing \(digest.prefix(19))")
             publish()
             // An apply of a large table allocates its batch and dumps; give that memory back while idle.
-            malloc_trim(0)
+            _ = malloc_trim(0)
             return true
         } catch {
             status.applyErrors += 1
