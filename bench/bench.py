@@ -149,8 +149,8 @@ def control_plane(results):
         row["drift_full_s"] = summary(full)
         row["nft_list_s"] = summary(listing)
         row["drift_vs_nft_list_ratio"] = row["drift_full_s"]["median"] / row["nft_list_s"]["median"]
+        row.update(incremental(directory, a, b, state))
         if name == SIZES[-1][0]:
-            row.update(incremental(directory, a, b, state))
             row["daemon_idle_rss_mib"] = daemon_idle(directory)
         delete_netns(a)
         delete_netns(b)
@@ -178,7 +178,7 @@ def incremental(directory, ours_ns, nft_ns, state):
                              "--state", state, "--lock", "off"])["wall"])
         reload.append(measured(["ip", "netns", "exec", nft_ns, "nft", "-f", "-"], stdin=script)["wall"])
     # The daemon keeps the applied table in memory: its apply is plan + one small commit.
-    status_path = os.path.join(WORK, "daemon-status.json")
+    status_path = os.path.join(WORK, f"daemon-status-{os.path.basename(directory)}.json")
     daemon = subprocess.Popen([BULKHEAD, "run", "-s", directory, "-c", EMPTY_SETTINGS, "--hooks", HOOKS, "--netns", ours_ns,
                                "--state", state, "--lock", "off", "--status", status_path],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -306,13 +306,14 @@ def fmt(value, digits=2):
 
 
 def table(results):
-    lines = ["| model | elements | compile s | apply s (sys) | nft -f s (sys) | apply/nft | drift s full / fast | nft -j list s | drift/list | apply RSS MiB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | elements | compile s | apply s (sys) | nft -f s (sys) | apply/nft | one flow changed: daemon ms / CLI s / nft -f reload s | drift s full / fast | nft -j list s | drift/list | apply RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in results["control_plane"].items():
         lines.append(
             f"| {name}: {row['zones']} zones, {row['cidrs']} CIDRs, {row['flows']} flows | {row['elements']} "
             f"| {fmt(row['compile_s']['median'])} | {fmt(row['apply_s']['median'])} ({fmt(row['apply_sys_s']['median'])}) "
             f"| {fmt(row['nft_f_s']['median'])} ({fmt(row['nft_f_sys_s']['median'])}) | {fmt(row['apply_vs_nft_ratio'])} "
+            f"| {fmt(row['incremental_daemon_s']['median'] * 1000, 1)} / {fmt(row['incremental_cli_s']['median'])} / {fmt(row['nft_reload_s']['median'])} "
             f"| {fmt(row['drift_full_s']['median'], 3)} / {fmt(row['drift_fast_s']['median'], 3)} | {fmt(row['nft_list_s']['median'], 3)} "
             f"| {fmt(row['drift_vs_nft_list_ratio'])} | {fmt(row['apply_rss_mib']['median'], 0)} |")
     large = results["control_plane"][SIZES[-1][0]]
