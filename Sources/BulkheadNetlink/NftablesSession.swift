@@ -202,11 +202,9 @@ public final class NftablesSession: RulesetBackend, @unchecked Sendable {
         }
 
         var sets: [NamedSet] = []
-        var intervalSets: [String: Bool] = [:]
         try request(type: K.NFT_MSG_GETSET, family: protocolFamily, flags: K.NLM_F_REQUEST | K.NLM_F_DUMP,
                     what: "listing sets of \(summary.name)", payload: { nlh in
-                        let filter = try? NftSet()
-                        if let filter {
+                        if let filter = try? NftSet() {
                             nftnl_set_set_str(filter.pointer, K.SET_TABLE, summary.name)
                             nftnl_set_nlmsg_build_payload(nlh, filter.pointer)
                         }
@@ -222,7 +220,6 @@ public final class NftablesSession: RulesetBackend, @unchecked Sendable {
             let comment = Self.userdata(object.pointer, K.SET_USERDATA, nftnl_set_get_data)
                 .flatMap { Userdata.string($0, type: K.UDATA_SET_COMMENT) }
             let setName = String(cString: name)
-            intervalSets[setName] = flags & K.NFT_SET_INTERVAL != 0
             sets.append(NamedSet(name: setName, keyType: keyType, isInterval: flags & K.NFT_SET_INTERVAL != 0,
                                  isVerdictMap: isMap, comment: comment, elements: []))
         }
