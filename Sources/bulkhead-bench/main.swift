@@ -8,6 +8,7 @@ let usage = """
 Usage: bulkhead-bench generate --out DIR [--zones Z] [--cidrs-per-zone C] [--flows F] [--ports P] [--seed S]
        bulkhead-bench load serve --port P --seconds S          (prints UDP datagrams received)
        bulkhead-bench load tcp|udp --to IPV4 --port P --seconds S [--threads T]   (prints the rate per second)
+       bulkhead-bench plan-time DIR     (where an incremental apply's planning time goes, for profiling)
 
 Writes a valid segments directory with Z zones of C CIDRs each (IPv4 /29s and IPv6 /64s from
 the benchmarking and documentation ranges), F flows between random zone pairs with P TCP ports
@@ -49,6 +50,32 @@ if arguments.first == "load", arguments.count >= 2 {
         print(Int(rate))
     default: fail("load: unknown mode '\(mode)'\n\(usage)")
     }
+    exit(0)
+}
+if arguments.first == "plan-time", arguments.count == 2 {
+    // Where an incremental apply's planning time goes, for the large model in arguments[1].
+    let result = SegmentLoader.load(directory: arguments[1])
+    guard let model = result.model else { fail("invalid model") }
+    var settings = Settings()
+    settings.hooks = [.input, .output, .forward]
+    let live = Compiler(model: model, settings: settings).compile(digest: "sha256:a")
+    var changed = model
+    changed.flows[0].ports = [PortSpec(.tcp, 40000...40000)]
+    let desired = Compiler(model: changed, settings: settings).compile(digest: "sha256:b")
+    func time(_ label: String, _ body: () -> Int) {
+        var samples: [Double] = []
+        var size = 0
+        for _ in 0..<5 {
+            let start = LoadGenerator.now()
+            size = body()
+            samples.append((LoadGenerator.now() - start) * 1000)
+        }
+        print("\(label): \(samples.sorted()[2]) ms (\(size))")
+    }
+    time("compile") { Compiler(model: changed, settings: settings).compile(digest: "sha256:b").chains.count }
+    time("TransactionPlan.make") { TransactionPlan.make(desired: desired, live: live).operations.count }
+    time("RulesetDiff.changes") { RulesetDiff.changes(expected: desired, live: live).count }
+    time("Table ==") { desired == live ? 1 : 0 }
     exit(0)
 }
 guard arguments.first == "generate" else {
