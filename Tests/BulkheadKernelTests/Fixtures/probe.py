@@ -2,7 +2,9 @@
 """Connection probe for the kernel tests; runs inside a test network namespace.
 
   probe.py serve PORT[,PORT...]            listen on TCP ports (IPv4 and IPv6), print "ready", accept forever
-  probe.py connect TIMEOUT ADDR PORT ...   open every connection at once; print one JSON object:
+  probe.py connect TIMEOUT [--from V4 V6] ADDR PORT ...
+                                           open every connection at once (from the given source
+                                           addresses, if any); print one JSON object:
                                            {"ADDR PORT": "connected" | "timeout" | "refused" | "error:..."}
 
 Denied traffic is dropped by the firewall, so a denied connection times out; "refused" means
@@ -41,13 +43,15 @@ def serve(ports):
                 pass
 
 
-def connect(timeout, targets):
+def connect(timeout, targets, sources=None):
     selector = selectors.DefaultSelector()
     results = {}
     for address, port in targets:
         name = f"{address} {port}"
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         s = socket.socket(family, socket.SOCK_STREAM)
+        if sources:
+            s.bind((sources[1] if family == socket.AF_INET6 else sources[0], 0))
         s.setblocking(False)
         code = s.connect_ex((address, int(port)))
         if code in (0, errno.EINPROGRESS):
@@ -81,7 +85,9 @@ if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve([int(p) for p in sys.argv[2].split(",")])
     elif sys.argv[1] == "connect":
-        rest = sys.argv[3:]
-        connect(float(sys.argv[2]), list(zip(rest[0::2], rest[1::2])))
+        rest, sources = sys.argv[3:], None
+        if rest[:1] == ["--from"]:
+            sources, rest = rest[1:3], rest[3:]
+        connect(float(sys.argv[2]), list(zip(rest[0::2], rest[1::2])), sources)
     else:
         sys.exit("usage: probe.py serve PORTS | probe.py connect TIMEOUT ADDR PORT ...")
