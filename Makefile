@@ -68,7 +68,7 @@ run: release
 install: release
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/bulkhead
 	install -D -m 0644 systemd/bulkhead.service $(DESTDIR)$(SYSTEMDUNITDIR)/bulkhead.service
-	sed -i 's#/usr/local/bin/bulkhead#$(PREFIX)/bin/bulkhead#' $(DESTDIR)$(SYSTEMDUNITDIR)/bulkhead.service
+	sed -i 's#/usr/local/#$(PREFIX)/#g' $(DESTDIR)$(SYSTEMDUNITDIR)/bulkhead.service
 	install -D -m 0644 systemd/bulkhead-alerts.yaml $(DESTDIR)$(PREFIX)/share/doc/bulkhead/bulkhead-alerts.yaml
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/bulkhead/README.md
 	install -D -m 0644 systemd/bulkhead.yaml $(DESTDIR)$(SYSCONFDIR)/bulkhead/bulkhead.yaml.example
