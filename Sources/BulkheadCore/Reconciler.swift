@@ -54,7 +54,30 @@ public struct Reconciler {
             live = try backend.read(attempts: 10)
         }
         let plan = TransactionPlan.make(desired: desired, live: live.table, ownerFlag: lock ? Self.ownerFlag : 0)
-        return (live, plan, RulesetDiff.changes(expected: desired, live: live.table))
+        return (live, plan, Self.changes(desired: desired, live: live.table, plan: plan))
+    }
+
+    /// The object-by-object report of what `plan` changes. An incremental plan names the chains and sets
+    /// it touches, so only those are compared: on a large table that is most of the planning time saved.
+    static func changes(desired: Table, live: Table?, plan: TransactionPlan) -> [RulesetChange] {
+        guard let live, !plan.isFullReplace, !plan.isEmpty else { return plan.isEmpty ? [] : RulesetDiff.changes(expected: desired, live: live) }
+        var chains: Set<String> = [], sets: Set<String> = []
+        for operation in plan.operations {
+            switch operation {
+            case .addChain(let chain): chains.insert(chain.name)
+            case .flushChain(let name), .deleteChain(let name), .addRule(let name, _): chains.insert(name)
+            case .addSet(let set), .addElements(let set), .deleteElements(let set): sets.insert(set.name)
+            case .deleteSet(let name): sets.insert(name)
+            case .addTable, .deleteTable: break
+            }
+        }
+        func touched(_ table: Table) -> Table {
+            var copy = table
+            copy.chains = table.chains.filter { chains.contains($0.name) }
+            copy.sets = table.sets.filter { sets.contains($0.name) }
+            return copy
+        }
+        return RulesetDiff.changes(expected: touched(desired), live: touched(live))
     }
 
     /// Applies `table` in one transaction per attempt. With `keepOwnership` (the daemon), a locked table

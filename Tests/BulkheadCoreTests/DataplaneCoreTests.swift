@@ -165,6 +165,10 @@ import Testing
             let kernel = FakeKernel()
             let reconciler = Reconciler(backend: kernel, lock: true)
             _ = try reconciler.apply(first)
+            // The report restricted to what the plan touches equals the full comparison.
+            let planned = try reconciler.plan(second)
+            let full = RulesetDiff.changes(expected: reconciler.desired(second), live: kernel.table)
+            #expect(Set(planned.changes) == Set(full))
             #expect(RulesetDiff.changes(expected: reconciler.desired(first), live: kernel.table).isEmpty)
             let outcome = try reconciler.apply(second)
             #expect(RulesetDiff.changes(expected: reconciler.desired(second), live: kernel.table).isEmpty,
