@@ -39,7 +39,7 @@ enum ApplyCommand: Command {
     static func run(_ arguments: ParsedArguments, console: Console) -> Int32 {
         guard let settings = DataplaneOptions.settings(arguments, console: console),
               let (table, digest) = DataplaneOptions.desiredTable(settings, console: console) else { return ExitCode.failure }
-        let started = DataplaneOptions.now()
+        let started = MonotonicClock.seconds()
         let outcome: ApplyOutcome, generation: UInt32
         do {
             let session = try DataplaneOptions.session(arguments)
@@ -56,7 +56,7 @@ enum ApplyCommand: Command {
             console.err("bulkhead apply: \(error)\nThe previous ruleset is unchanged.\n")
             return ExitCode.failure
         }
-        let milliseconds = (DataplaneOptions.now() - started) * 1000
+        let milliseconds = (MonotonicClock.seconds() - started) * 1000
         do {
             try StateDirectory(path: settings.state).saveApplied(AppliedRecord(
                 modelDigest: digest, source: settings.segments, appliedAt: StateDirectory.timestamp(),

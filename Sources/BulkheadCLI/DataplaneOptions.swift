@@ -48,13 +48,6 @@ enum DataplaneOptions {
     static func target(_ arguments: ParsedArguments) -> String {
         "table inet bulkhead" + (arguments.value("netns").map { " in network namespace \($0)" } ?? "")
     }
-
-    /// Monotonic seconds, for durations.
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
 }
 
 /// Human-readable change lists, shared by plan and drift.

@@ -241,8 +241,7 @@ public enum RuleText {
     static func hexWords(_ data: [UInt8]) -> String {
         stride(from: 0, to: data.count, by: 4).map { start in
             let word = data[start..<min(start + 4, data.count)].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-            let hex = String(word, radix: 16)
-            return "0x" + String(repeating: "0", count: 8 - hex.count) + hex
+            return "0x" + String(word, radix: 16).leftPadded(to: 8)
         }.joined(separator: " ")
     }
 }

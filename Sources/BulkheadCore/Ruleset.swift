@@ -327,9 +327,8 @@ public struct SetElement: Sendable, Hashable, Comparable, Codable {
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        func hex(_ bytes: [UInt8]) -> String { bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
-        try container.encode(hex(key), forKey: .key)
-        try container.encodeIfPresent(keyEnd.map(hex), forKey: .end)
+        try container.encode(hexDigits(key), forKey: .key)
+        try container.encodeIfPresent(keyEnd.map { hexDigits($0) }, forKey: .end)
         try container.encodeIfPresent(verdict, forKey: .verdict)
     }
 

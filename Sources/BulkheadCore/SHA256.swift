@@ -38,10 +38,7 @@ public struct SHA256 {
         update([0x80])
         while buffer.count != 56 { update([0]) }
         update((0..<8).reversed().map { UInt8(truncatingIfNeeded: bitLength >> (UInt64($0) * 8)) })
-        return state.map { word in
-            let hex = String(word, radix: 16)
-            return String(repeating: "0", count: 8 - hex.count) + hex
-        }.joined()
+        return state.map { String($0, radix: 16).leftPadded(to: 8) }.joined()
     }
 
     /// The hex digest of `bytes`.

@@ -67,7 +67,8 @@ public enum SegmentDirectory {
         directory.hasSuffix("/") ? directory + relative : "\(directory)/\(relative)"
     }
 
-    private static func entries(of path: String) -> [String]? {
+    /// The names in a directory (without `.` and `..`), nil when it cannot be listed.
+    public static func entries(of path: String) -> [String]? {
         guard let handle = opendir(path) else { return nil }
         defer { closedir(handle) }
         var names: [String] = []

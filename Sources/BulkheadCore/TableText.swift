@@ -82,7 +82,7 @@ public enum TableText {
         case .inetService: return bytes.count == 2 ? "\(UInt16(bytes[0]) << 8 | UInt16(bytes[1]))" : "?"
         case .icmpType: return bytes.count == 1 ? RuleText.icmpTypeName(bytes[0], .ipv4) : "?"
         case .icmpv6Type: return bytes.count == 1 ? RuleText.icmpTypeName(bytes[0], .ipv6) : "?"
-        case .other: return "0x" + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        case .other: return "0x" + hexDigits(bytes)
         }
     }
 
@@ -103,12 +103,5 @@ public enum TableText {
         case 50: return "security"
         default: return "\(priority)"
         }
-    }
-}
-
-extension String {
-    /// The string with zeros in front up to `width` characters.
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

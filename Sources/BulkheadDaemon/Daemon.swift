@@ -107,13 +107,9 @@ public final class Daemon {
                 log(.warning, "cannot watch \(directory) for changes (\(error)); SIGHUP or the \(Int(settings.resync))s resync still reload",
                     ["BULKHEAD_EVENT": "watch-error"])
             }
-            guard let handle = opendir(directory) else { return }
-            defer { closedir(handle) }
-            while let entry = readdir(handle) {
-                let name = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-                }
-                if entry.pointee.d_type == UInt8(DT_DIR), !name.hasPrefix(".") { watch("\(directory)/\(name)") }
+            for name in SegmentDirectory.entries(of: directory) ?? [] where !name.hasPrefix(".") {
+                var info = stat()
+                if lstat("\(directory)/\(name)", &info) == 0, info.st_mode & S_IFMT == S_IFDIR { watch("\(directory)/\(name)") }
             }
         }
         watch(settings.segments)
@@ -149,10 +145,10 @@ public final class Daemon {
     /// Applies a table (a model, or the last applied one to heal) and records it.
     @discardableResult
     private func apply(_ table: Table, digest: String, reason: String) -> Bool {
-        let started = Self.now()
+        let started = MonotonicClock.seconds()
         do {
             let outcome = try reconciler.apply(table, keepOwnership: true, known: applied.map { ($0.table, $0.generation) })
-            let duration = (Self.now() - started) * 1000
+            let duration = (MonotonicClock.seconds() - started) * 1000
             let generation = try outcome.commit?.generation ?? session.generation()
             let record = AppliedRecord(modelDigest: digest, source: settings.segments, appliedAt: StateDirectory.timestamp(),
                                        generation: generation, objectsChanged: outcome.changes.count, table: outcome.applied)
@@ -190,7 +186,7 @@ public final class Daemon {
     // MARK: - Drift
 
     private func handleEvents() {
-        if eventSeenAt == nil { eventSeenAt = Self.now() }
+        if eventSeenAt == nil { eventSeenAt = MonotonicClock.seconds() }
         for event in events.drain() {
             switch event {
             case .objectChanged(_, let table, _):
@@ -216,7 +212,7 @@ public final class Daemon {
     /// Compares the live table with the last applied one; reports and (in heal mode) heals.
     private func checkDrift(culprit: DaemonStatus.Culprit?, reason: String) {
         guard let applied else { return }
-        let detected = Self.now()
+        let detected = MonotonicClock.seconds()
         do {
             // Nothing committed since our apply: nothing can differ.
             if culprit == nil, !status.drift.present, try session.generation() == applied.generation { return }
@@ -227,7 +223,7 @@ public final class Daemon {
                 return
             }
             // From the kernel's notification reaching us to the drift being known (read and diffed).
-            let latency = eventSeenAt.map { (Self.now() - $0) * 1000 }
+            let latency = eventSeenAt.map { (MonotonicClock.seconds() - $0) * 1000 }
             status.drift = DaemonStatus.DriftState(present: true, detectedAt: StateDirectory.timestamp(), detectionLatencyMs: latency,
                                                    culprit: culprit, changes: changes, healed: false)
             let who = culprit.map { "\($0.name) (pid \($0.pid))" } ?? "unknown (\(reason))"
@@ -246,7 +242,7 @@ public final class Daemon {
                 var healed = report
                 healed.healed = true
                 status.lastDrift = healed
-                log(.notice, "healed drift by \(who) in \(Int((Self.now() - detected) * 1000)) ms", ["BULKHEAD_EVENT": "heal"])
+                log(.notice, "healed drift by \(who) in \(Int((MonotonicClock.seconds() - detected) * 1000)) ms", ["BULKHEAD_EVENT": "heal"])
                 publish()
             }
         } catch {
@@ -279,12 +275,6 @@ public final class Daemon {
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         try StateDirectory(path: directory.isEmpty ? "/" : directory).writeAtomically(name, bytes)
-    }
-
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
 

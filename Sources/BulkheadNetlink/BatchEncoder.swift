@@ -10,7 +10,8 @@ struct EncodedBatch {
     var bytes: [UInt8] = []
     var objects: [UInt32: String] = [:]
     var messageCount = 0
-    var beginSequence: UInt32 = 0
+    /// The last sequence number the batch uses (its batch-end message).
+    var lastSequence: UInt32 = 0
 }
 
 /// Encodes planned operations into the netlink messages nft itself would send for them.
@@ -84,7 +85,6 @@ struct BatchEncoder {
 
     private mutating func begin(generation: UInt32?) {
         let seq = nextSequence()
-        batch.beginSequence = seq
         appendRaw(object: "transaction", sequence: seq) { buffer in
             let header = nftnl_batch_begin(buffer, seq)
             if let header, let generation {
@@ -97,6 +97,7 @@ struct BatchEncoder {
 
     private mutating func end() {
         let seq = nextSequence()
+        batch.lastSequence = seq
         appendRaw(object: "transaction end", sequence: seq) { buffer in nftnl_batch_end(buffer, seq) }
     }
 

@@ -156,7 +156,4 @@ enum K {
     static let UDATA_SET_COMMENT = UInt8(NFTNL_UDATA_SET_COMMENT.rawValue)
 
     static let OUTPUT_DEFAULT = UInt32(NFTNL_OUTPUT_DEFAULT.rawValue)
-
-    /// Largest attribute payload one netlink message carries (16-bit nla_len), with headroom.
-    static let maximumMessagePayload = 60 * 1024
 }

@@ -58,6 +58,11 @@ final class NetlinkSocket {
         return nextSequence
     }
 
+    /// Marks sequence numbers up to `last` as used (by a batch encoded elsewhere).
+    func reserveSequences(through last: UInt32) {
+        nextSequence = last
+    }
+
     /// Subscribes to a multicast group (NFNLGRP_NFTABLES for change events).
     func join(group: UInt32) throws {
         var value = Int32(group)
@@ -112,6 +117,43 @@ struct MessageHeader {
             offset += (length + 3) & ~3
         }
         return messages
+    }
+}
+
+/// The attributes of a netlink payload by type (the first of each), parsed by libmnl.
+struct NetlinkAttributes {
+    private(set) var values: [UInt16: ArraySlice<UInt8>] = [:]
+
+    /// Parses the attributes in `message[offset...]`; a malformed tail ends the list.
+    init(_ message: ArraySlice<UInt8>, from offset: Int) {
+        guard offset < message.endIndex else { return }
+        final class Collector {
+            var ranges: [(type: UInt16, start: Int, length: Int)] = []
+            let base: UnsafeRawPointer
+            init(base: UnsafeRawPointer) { self.base = base }
+        }
+        let ranges: [(type: UInt16, start: Int, length: Int)] = message[offset...].withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return [] }
+            let collector = Collector(base: base)
+            _ = mnl_attr_parse_payload(base, raw.count, { attribute, context in
+                guard let attribute, let context, let payload = mnl_attr_get_payload(attribute) else { return MNL_CB_OK }
+                let collector = Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue()
+                collector.ranges.append((mnl_attr_get_type(attribute), collector.base.distance(to: UnsafeRawPointer(payload)),
+                                         Int(mnl_attr_get_payload_len(attribute))))
+                return MNL_CB_OK
+            }, Unmanaged.passUnretained(collector).toOpaque())
+            return collector.ranges
+        }
+        for range in ranges where values[range.type] == nil {
+            values[range.type] = message[(offset + range.start)..<(offset + range.start + range.length)]
+        }
+    }
+
+    subscript(type: UInt16) -> ArraySlice<UInt8>? { values[type] }
+
+    /// A NUL-terminated string attribute.
+    func string(_ type: UInt16) -> String? {
+        values[type].map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }
 

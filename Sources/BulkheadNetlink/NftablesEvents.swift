@@ -57,26 +57,16 @@ public final class NftablesEventSocket: @unchecked Sendable {
         let start = message.startIndex + MessageHeader.size
         guard message.endIndex >= start + 4 else { return nil }
         let family = message[start]
-        var attributes: [UInt16: ArraySlice<UInt8>] = [:]
-        var offset = start + 4
-        while offset + 4 <= message.endIndex {
-            let length = Int(message.u16(at: offset)), kind = message.u16(at: offset + 2) & 0x3fff
-            guard length >= 4, offset + length <= message.endIndex else { break }
-            if attributes[kind] == nil { attributes[kind] = message[(offset + 4)..<(offset + length)] }
-            offset += (length + 3) & ~3
-        }
-        func string(_ kind: UInt16) -> String? {
-            attributes[kind].map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        }
+        let attributes = NetlinkAttributes(message, from: start + 4)
         func bigEndian(_ kind: UInt16) -> UInt32? {
             guard let bytes = attributes[kind], bytes.count == 4 else { return nil }
             return bytes.reduce(0) { $0 << 8 | UInt32($1) }
         }
         if type == K.NFT_MSG_NEWGEN & 0xff {
             // NFTA_GEN_ID = 1, NFTA_GEN_PROC_PID = 2, NFTA_GEN_PROC_NAME = 3
-            return .newGeneration(id: bigEndian(1) ?? 0, pid: bigEndian(2) ?? 0, processName: string(3) ?? "?")
+            return .newGeneration(id: bigEndian(1) ?? 0, pid: bigEndian(2) ?? 0, processName: attributes.string(3) ?? "?")
         }
-        guard let table = string(1) else { return nil }
+        guard let table = attributes.string(1) else { return nil }
         return .objectChanged(family: family, table: table, messageType: type)
     }
 }

@@ -62,7 +62,7 @@ public final class NftablesSession: RulesetBackend, @unchecked Sendable {
     public func commit(_ operations: [RulesetOperation], generation: UInt32?) throws -> CommitResult {
         let batch = try BatchEncoder.encode(operations, family: family, table: tableName, generation: generation,
                                             firstSequence: socket.sequence())
-        for _ in 0..<(batch.messageCount + 1) { _ = socket.sequence() }
+        socket.reserveSequences(through: batch.lastSequence)
         try socket.send(batch.bytes, what: "the transaction (\(batch.messageCount) messages, \(batch.bytes.count) bytes)")
         // The kernel processes the batch inside sendmsg: any refusal is already queued, one error ACK
         // per refused message, and then nothing of the batch was committed.
@@ -95,16 +95,9 @@ public final class NftablesSession: RulesetBackend, @unchecked Sendable {
         var offset = start + MessageHeader.size + 4
         let originalLength = Int(message.u32(at: offset))
         offset += flags & 0x100 != 0 ? MessageHeader.size : (originalLength + 3) & ~3
-        while offset + 4 <= message.endIndex {
-            let length = Int(message.u16(at: offset)), type = message.u16(at: offset + 2)
-            guard length >= 4, offset + length <= message.endIndex else { break }
-            if type == 1 {  // NLMSGERR_ATTR_MSG
-                let text = String(decoding: message[(offset + 4)..<(offset + length)].prefix { $0 != 0 }, as: UTF8.self)
-                return text.isEmpty ? "" : " (kernel: \(text))"
-            }
-            offset += (length + 3) & ~3
-        }
-        return ""
+        // NLMSGERR_ATTR_MSG = 1
+        guard let text = NetlinkAttributes(message, from: offset).string(1), !text.isEmpty else { return "" }
+        return " (kernel: \(text))"
     }
 
     // MARK: - Dumps

@@ -1,3 +1,4 @@
+import BulkheadCore
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -7,13 +8,6 @@ import Glibc
 /// A small load tool for the packet-path benchmark: new TCP connections per second, and UDP
 /// datagrams each from a fresh socket (so each is a new conntrack entry), bounded in time.
 enum LoadGenerator {
-    /// Monotonic seconds.
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-
     static func address(_ text: String, port: UInt16) -> sockaddr_in? {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -41,7 +35,7 @@ enum LoadGenerator {
         guard withSockaddr(any, { bind(tcp, $0, $1) }) == 0, withSockaddr(any, { bind(udp, $0, $1) }) == 0, listen(tcp, 4096) == 0 else {
             return -1
         }
-        let deadline = now() + seconds
+        let deadline = MonotonicClock.seconds() + seconds
         let datagrams = Atomic<Int>(0)
         print("ready")
         fflush(nil)
@@ -50,12 +44,12 @@ enum LoadGenerator {
             if worker == 0 {
                 setsockopt(udp, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                 var byte = [UInt8](repeating: 0, count: 64)
-                while now() < deadline {
+                while MonotonicClock.seconds() < deadline {
                     if recv(udp, &byte, byte.count, 0) > 0 { datagrams.add(1, ordering: .relaxed) }
                 }
             } else {
                 setsockopt(tcp, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                while now() < deadline {
+                while MonotonicClock.seconds() < deadline {
                     let client = accept(tcp, nil, nil)
                     if client >= 0 { close(client) }
                 }
@@ -70,39 +64,41 @@ enum LoadGenerator {
     /// `seconds`; returns successful connections per second.
     static func tcp(to host: String, port: UInt16, seconds: Double, threads: Int) -> Double {
         guard let target = address(host, port: port) else { return 0 }
-        let connected = Atomic<Int>(0)
-        let start = now(), deadline = start + seconds
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            var local = 0
+        return rate(seconds: seconds, threads: threads) {
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
             var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-            while now() < deadline {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                if withSockaddr(target, { connect(fd, $0, $1) }) == 0 { local += 1 }
-                close(fd)
-            }
-            connected.add(local, ordering: .relaxed)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return withSockaddr(target, { connect(fd, $0, $1) }) == 0
         }
-        return Double(connected.load(ordering: .relaxed)) / (now() - start)
     }
 
     /// Sends one datagram from a fresh socket (a new source port) per packet for `seconds`; returns packets sent per second.
     static func udp(to host: String, port: UInt16, seconds: Double, threads: Int) -> Double {
         guard let target = address(host, port: port) else { return 0 }
-        let sent = Atomic<Int>(0)
-        let start = now(), deadline = start + seconds
+        let payload = [UInt8](repeating: 7, count: 32)
+        return rate(seconds: seconds, threads: threads) {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            defer { close(fd) }
+            return payload.withUnsafeBytes { bytes in
+                withSockaddr(target, { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, $1) }) > 0
+            }
+        }
+    }
+
+    /// Runs `attempt` in a loop on `threads` threads for `seconds`; returns successes per second.
+    private static func rate(seconds: Double, threads: Int, _ attempt: @Sendable () -> Bool) -> Double {
+        let succeeded = Atomic<Int>(0)
+        let start = MonotonicClock.seconds(), deadline = start + seconds
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             var local = 0
-            var payload = [UInt8](repeating: 7, count: 32)
-            while now() < deadline {
-                let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-                if withSockaddr(target, { sendto(fd, &payload, payload.count, 0, $0, $1) }) > 0 { local += 1 }
-                close(fd)
+            while MonotonicClock.seconds() < deadline {
+                if attempt() { local += 1 }
             }
-            sent.add(local, ordering: .relaxed)
+            succeeded.add(local, ordering: .relaxed)
         }
-        return Double(sent.load(ordering: .relaxed)) / (now() - start)
+        return Double(succeeded.load(ordering: .relaxed)) / (MonotonicClock.seconds() - start)
     }
 }

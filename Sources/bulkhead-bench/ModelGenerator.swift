@@ -21,7 +21,7 @@ struct ModelGenerator {
         }
         for zone in 0..<zones {
             if zone % 200 == 0 {
-                flush("zones/zones-\(String(zone / 200).leftPadded(4)).yaml")
+                flush("zones/zones-\(String(zone / 200).leftPadded(to: 4)).yaml")
                 lines = ["zones:"]
             }
             var addresses: [String] = []
@@ -41,12 +41,12 @@ struct ModelGenerator {
             lines.append("    addresses: [\(addresses.map { "\"\($0)\"" }.joined(separator: ", "))]")
             if zone % 10 == 9 { lines.append("    egress: deny") }
         }
-        flush("zones/zones-\(String(zones / 200).leftPadded(4)).yaml")
+        flush("zones/zones-\(String(zones / 200).leftPadded(to: 4)).yaml")
         files.append(("services.yaml", "services:\n  web: [tcp/80, tcp/443]\n  dns: [udp/53, tcp/53]\n  ssh: [tcp/22]\n"))
         var seen: Set<String> = []
         for flow in 0..<flows {
             if flow % 2000 == 0 {
-                flush("flows/flows-\(String(flow / 2000).leftPadded(4)).yaml")
+                flush("flows/flows-\(String(flow / 2000).leftPadded(to: 4)).yaml")
                 lines = ["flows:"]
             }
             var from = 0, to = 0, key = ""
@@ -68,13 +68,7 @@ struct ModelGenerator {
                 lines.append("    ports: [\(ports.joined(separator: ", "))]")
             }
         }
-        flush("flows/flows-\(String(flows / 2000).leftPadded(4)).yaml")
+        flush("flows/flows-\(String(flows / 2000).leftPadded(to: 4)).yaml")
         return files
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

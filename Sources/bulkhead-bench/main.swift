@@ -66,9 +66,9 @@ if arguments.first == "plan-time", arguments.count == 2 {
         var samples: [Double] = []
         var size = 0
         for _ in 0..<5 {
-            let start = LoadGenerator.now()
+            let start = MonotonicClock.seconds()
             size = body()
-            samples.append((LoadGenerator.now() - start) * 1000)
+            samples.append((MonotonicClock.seconds() - start) * 1000)
         }
         print("\(label): \(samples.sorted()[2]) ms (\(size))")
     }
