@@ -11,41 +11,24 @@ enum BuiltBinary {
     static var available: Bool { KernelTestSupport.available && FileManager.default.isExecutableFile(atPath: bulkhead) }
 }
 
-/// A scratch directory removed on deinit.
-final class ScratchDirectory {
-    let path: String
-    init(_ label: String) throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("bulkhead-\(label)-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Writes `text` to `name` (through a rename, as editors and config management do).
-    func write(_ name: String, _ text: String) throws {
-        let url = URL(fileURLWithPath: path).appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-    }
-}
-
 /// `bulkhead run` in a test namespace, with its own state and status files.
 final class DaemonProcess {
     let process = Process()
     let statusPath: String
     let metricsPath: String
     let logPath: String
-    let scratch: ScratchDirectory
+    let scratch: TempDir
 
     init(namespace: String, segments: String, extra: [String] = [], environment: [String: String] = [:]) throws {
-        scratch = try ScratchDirectory("daemon")
+        scratch = try TempDir("daemon")
         statusPath = scratch.path + "/status.json"
         metricsPath = scratch.path + "/metrics.prom"
         logPath = scratch.path + "/daemon.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: BuiltBinary.bulkhead)
         process.arguments = ["run", "-s", segments, "-c", scratch.path + "/none.yaml", "--netns", namespace,
                              "--state", scratch.path + "/state", "--status", statusPath, "--metrics", metricsPath] + extra
-        FileManager.default.createFile(atPath: scratch.path + "/none.yaml", contents: Data("# defaults\n".utf8))
+        _ = FileManager.default.createFile(atPath: scratch.path + "/none.yaml", contents: Data("# defaults\n".utf8))
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
         env.removeValue(forKey: "JOURNAL_STREAM")

@@ -75,7 +75,7 @@ struct DaemonTests {
         let lab = try NamespaceLab()
         defer { lab.destroy() }
         let host = try lab.addHost("h", ipv4: "198.18.10.7", ipv6: "2001:db8:10::7")
-        let segments = try ScratchDirectory("segments")
+        let segments = try TempDir("segments")
         try segments.write("model.yaml", try String(contentsOfFile: Self.exampleSegments + "/zones.yaml", encoding: .utf8))
         var daemon = try DaemonProcess(namespace: host.namespace, segments: segments.path)
         _ = try #require(daemon.waitForStatus { $0.lastApply != nil })
@@ -110,7 +110,7 @@ struct DaemonTests {
         let client = try lab.addHost("client", ipv4: "198.18.20.1", ipv6: "2001:db8:20::1")
         let server = try lab.addHost("server", ipv4: "198.18.20.2", ipv6: "2001:db8:20::2")
         try lab.startListeners(ports: [80, 8080])
-        let segments = try ScratchDirectory("segments")
+        let segments = try TempDir("segments")
         let model = """
         zones:
           clients: {owner: a, addresses: [198.18.20.1, "2001:db8:20::1"]}
@@ -150,7 +150,7 @@ struct DaemonTests {
         let lab = try NamespaceLab()
         defer { lab.destroy() }
         let host = try lab.addHost("h", ipv4: "198.18.10.8", ipv6: "2001:db8:10::8")
-        let scratch = try ScratchDirectory("notify")
+        let scratch = try TempDir("notify")
         let socketPath = scratch.path + "/notify.sock"
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         #expect(fd >= 0)
@@ -249,7 +249,7 @@ struct DaemonTests {
 struct SystemdUnitTests {
     /// The unit passes `systemd-analyze verify` and rates 2.0 or better in `systemd-analyze security`.
     @Test func unitIsValidAndHardened() throws {
-        let scratch = try ScratchDirectory("unit")
+        let scratch = try TempDir("unit")
         let unit = try String(contentsOf: BuiltBinary.repository.appendingPathComponent("systemd/bulkhead.service"), encoding: .utf8)
             .replacingOccurrences(of: "/usr/local/bin/bulkhead", with: BuiltBinary.bulkhead)
         try scratch.write("bulkhead.service", unit)

@@ -12,18 +12,13 @@ struct ForwardTests {
 
     @Test("a router enforces the model on forwarded traffic, both directions, IPv4 and IPv6")
     func routerEnforcesTheModel() throws {
-        let prefix = "bhf\(getpid())x\(UInt32.random(in: 0...999_999))"
-        let left = "\(prefix)-left", router = "\(prefix)-router", right = "\(prefix)-right"
-        var created: [String] = []
-        defer { for name in created.reversed() { _ = try? Shell.run(["ip", "netns", "del", name]) } }
-        for name in [left, router, right] {
-            try Shell.run(["ip", "netns", "add", name])
-            created.append(name)
-            try Shell.run(["ip", "-n", name, "link", "set", "lo", "up"])
+        let namespaces = try ["left", "router", "right"].map { try Netns($0) }
+        defer { namespaces.forEach { $0.destroy() } }
+        let left = namespaces[0].name, router = namespaces[1].name, right = namespaces[2].name
+        for namespace in namespaces {
             // No duplicate address detection: link-local addresses would stay tentative for a second,
             // and neighbour discovery across the router with them.
-            try Shell.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0",
-                           "net.ipv6.conf.default.accept_dad=0"])
+            try namespace.exec(["sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"])
         }
         // left (198.18.2.2-3) -- router (198.18.2.1 | 198.18.3.1) -- right (198.18.3.2-3); no default routes.
         try Shell.run(["ip", "-n", router, "link", "add", "l0", "type", "veth", "peer", "name", "eth0", "netns", left])
@@ -71,10 +66,9 @@ struct ForwardTests {
             #expect(ready, "no route from \(from) to \(to)")
         }
 
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("bulkhead-forward-\(prefix)").path
-        defer { try? FileManager.default.removeItem(atPath: state) }
+        let state = try TempDir("forward-state")
         let applied = bulkhead(["apply", "-s", Self.segments, "-c", "/dev/null", "--hooks", "forward", "--netns", router,
-                                "--state", state, "--lock", "off"])
+                                "--state", state.path, "--lock", "off"])
         #expect(applied.status == 0, "\(applied)")
 
         let model = try #require(SegmentLoader.load(directory: Self.segments).model)

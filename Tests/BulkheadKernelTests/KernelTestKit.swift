@@ -123,12 +123,13 @@ final class TempDir: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    /// Writes `text` to `name` (relative, parent directories created) and returns the full path.
+    /// Writes `text` to `name` (relative, parent directories created) through a rename, as editors and
+    /// config management do, and returns the full path.
     @discardableResult
     func write(_ name: String, _ text: String) throws -> String {
         let url = URL(fileURLWithPath: path).appendingPathComponent(name)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
+        try Data(text.utf8).write(to: url, options: .atomic)
         return url.path
     }
 

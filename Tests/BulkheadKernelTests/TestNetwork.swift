@@ -57,38 +57,28 @@ struct LabHost: Hashable {
 /// A set of namespaces wired to one bridge, created by a test and always removed by it.
 /// Addresses come from 198.18.0.0/15 and 2001:db8::/32 only; there is no route out.
 final class NamespaceLab: @unchecked Sendable {
-    private static let counter = Mutex(0)
-    let prefix: String
     let switchNamespace: String
     private(set) var hosts: [LabHost] = []
-    private var namespaces: [String] = []
+    private var namespaces: [Netns] = []
     private var servers: [Process] = []
 
     init() throws {
-        let serial = Self.counter.withLock { value -> Int in
-            value += 1
-            return value
-        }
-        prefix = "bht\(getpid())x\(serial)"
-        switchNamespace = "\(prefix)-sw"
-        try addNamespace(switchNamespace)
+        let bridge = try Netns("sw")
+        namespaces.append(bridge)
+        switchNamespace = bridge.name
         try Shell.run(["ip", "-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
         try Shell.run(["ip", "-n", switchNamespace, "link", "set", "br0", "up"])
     }
 
     deinit { destroy() }
 
-    private func addNamespace(_ name: String) throws {
-        try Shell.run(["ip", "netns", "add", name])
-        namespaces.append(name)
-        try Shell.run(["ip", "-n", name, "link", "set", "lo", "up"])
-    }
 
     /// Adds a host with the given addresses (IPv4 in a /16, IPv6 in a /64) on the bridge.
     @discardableResult
     func addHost(_ name: String, ipv4: String, ipv6: String) throws -> LabHost {
-        let namespace = "\(prefix)-\(name)"
-        try addNamespace(namespace)
+        let created = try Netns(name)
+        namespaces.append(created)
+        let namespace = created.name
         let port = "p\(hosts.count)"
         try Shell.run(["ip", "-n", switchNamespace, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace])
         try Shell.run(["ip", "-n", switchNamespace, "link", "set", port, "master", "br0", "up"])
@@ -163,11 +153,8 @@ final class NamespaceLab: @unchecked Sendable {
             server.waitUntilExit()
         }
         servers.removeAll()
-        for namespace in namespaces.reversed() {
-            _ = try? Shell.run(["ip", "netns", "del", namespace])
-        }
+        for namespace in namespaces.reversed() { namespace.destroy() }
         namespaces.removeAll()
     }
 }
 
-import Synchronization
