@@ -91,20 +91,17 @@ public enum RulesetDiff {
         }
         // Elements are kept sorted, so an unchanged set is one linear comparison, no hashing.
         if expected.elements == live.elements { return changes }
-        let liveByKey = Dictionary(live.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
-        let expectedByKey = Dictionary(expected.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
-        for element in expected.elements {
+        let delta = ElementDelta(expected: expected.elements, live: live.elements)
+        for (element, other) in delta.differingExpected {
             let text = TableText.element(expected.keyType, element)
-            if let other = liveByKey[element.rangeKey] {
-                if other != element {
-                    changes.append(RulesetChange(object: "element \(prefix) \(expected.name) \(text)", change: .changed,
-                                                 expected: text, live: TableText.element(live.keyType, other)))
-                }
+            if let other {
+                changes.append(RulesetChange(object: "element \(prefix) \(expected.name) \(text)", change: .changed,
+                                             expected: text, live: TableText.element(live.keyType, other)))
             } else {
                 changes.append(RulesetChange(object: "element \(prefix) \(expected.name) \(text)", change: .removed, expected: text))
             }
         }
-        for element in live.elements where expectedByKey[element.rangeKey] == nil {
+        for element in delta.onlyLive {
             let text = TableText.element(live.keyType, element)
             changes.append(RulesetChange(object: "element \(prefix) \(expected.name) \(text)", change: .added, live: text))
         }
@@ -190,6 +187,30 @@ extension NamedSet {
         name == other.name && keyType == other.keyType && isInterval == other.isInterval
             && isVerdictMap == other.isVerdictMap && comment == other.comment
     }
+}
+
+/// How the elements of two versions of a set differ, matched by key range: what the plan must
+/// remove and add, and what the report lists.
+struct ElementDelta {
+    /// Expected elements that live lacks (paired with nil) or holds differently (paired with the live one), in order.
+    private(set) var differingExpected: [(element: SetElement, live: SetElement?)] = []
+    /// Live elements whose key range expected does not have, in order.
+    private(set) var onlyLive: [SetElement] = []
+
+    init(expected: [SetElement], live: [SetElement]) {
+        let liveByKey = Dictionary(live.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
+        let expectedKeys = Set(expected.map(\.rangeKey))
+        for element in expected {
+            let other = liveByKey[element.rangeKey]
+            if other != element { differingExpected.append((element, other)) }
+        }
+        onlyLive = live.filter { !expectedKeys.contains($0.rangeKey) }
+    }
+
+    /// Live elements to remove: those expected does not have, and those it holds differently.
+    var stale: [SetElement] { differingExpected.compactMap(\.live) + onlyLive }
+    /// Expected elements to add.
+    var missing: [SetElement] { differingExpected.map(\.element) }
 }
 
 extension SetElement {

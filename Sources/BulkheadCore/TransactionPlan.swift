@@ -64,10 +64,8 @@ public struct TransactionPlan: Sendable, Hashable {
             }
             // Elements are kept sorted, so an unchanged set is one linear comparison, no hashing.
             if existing.elements == set.elements { continue }
-            let liveByKey = Dictionary(existing.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
-            let desiredByKey = Dictionary(set.elements.map { ($0.rangeKey, $0) }, uniquingKeysWith: { first, _ in first })
-            let stale = existing.elements.filter { desiredByKey[$0.rangeKey] != $0 }
-            let missing = set.elements.filter { liveByKey[$0.rangeKey] != $0 }
+            let delta = ElementDelta(expected: set.elements, live: existing.elements)
+            let stale = delta.stale, missing = delta.missing
             if !stale.isEmpty { operations.append(.deleteElements(set.with(elements: stale))) }
             if !missing.isEmpty { operations.append(.addElements(set.with(elements: missing))) }
         }
